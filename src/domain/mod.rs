@@ -1,0 +1,10 @@
+//! Pure types and rules. Nothing here performs I/O or reads a clock: `now` is an argument.
+
+pub mod alert;
+pub mod audit;
+pub mod ids;
+pub mod incident;
+pub mod service;
+pub mod severity;
+pub mod user;
+pub mod validation;

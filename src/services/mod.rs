@@ -1,0 +1,14 @@
+//! Use cases. Each one validates its input into domain types, then does its work in one database
+//! transaction that also writes the audit entry. Browser pages, the JSON API and the command line
+//! all call these same functions.
+
+pub mod alert_intake;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod demo;
+pub mod incidents;
+pub mod passwords;
+pub mod setup;
+pub mod tokens;
+pub mod users;

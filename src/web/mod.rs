@@ -1,0 +1,237 @@
+//! HTTP: the route table (every path in one place), middleware order, and the helpers the pages
+//! and the JSON API share.
+
+pub mod api;
+pub mod assets;
+pub mod csrf;
+pub mod extract;
+pub mod flash;
+pub mod format;
+pub mod health;
+pub mod pages;
+pub mod rate_limit;
+pub mod session;
+pub mod snippets;
+pub mod telemetry;
+pub mod webhooks;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web;
+
+use crate::error::AppError;
+
+/// Every route of the application.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use pages::{admin_users, audit, auth, dashboard, incidents, profile, services, setup};
+    use web::{delete, get, patch, post, resource};
+
+    cfg
+        // Operators and monitoring
+        .service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/readyz").route(get().to(health::readyz)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
+        .service(resource("/static/{file}").route(get().to(assets::serve)))
+        // Monitoring tools
+        .service(resource("/hooks/alertmanager/{key}").route(post().to(webhooks::alertmanager)))
+        .service(resource("/hooks/grafana/{key}").route(post().to(webhooks::grafana)))
+        .service(resource("/hooks/generic/{key}").route(post().to(webhooks::generic)))
+        .service(resource("/v2/enqueue").route(post().to(webhooks::pagerduty)))
+        // Pages
+        .service(resource("/").route(get().to(dashboard::show)))
+        .service(
+            resource("/setup")
+                .route(get().to(setup::show))
+                .route(post().to(setup::submit)),
+        )
+        .service(
+            resource("/login")
+                .route(get().to(auth::show))
+                .route(post().to(auth::submit)),
+        )
+        .service(resource("/logout").route(post().to(auth::logout)))
+        .service(
+            resource("/profile")
+                .route(get().to(profile::show))
+                .route(post().to(profile::update)),
+        )
+        .service(resource("/profile/password").route(post().to(profile::change_password)))
+        .service(resource("/profile/tokens").route(post().to(profile::create_token)))
+        .service(resource("/profile/tokens/{id}/revoke").route(post().to(profile::revoke_token)))
+        .service(
+            resource("/admin/users")
+                .route(get().to(admin_users::list))
+                .route(post().to(admin_users::create)),
+        )
+        .service(resource("/admin/users/{id}").route(get().to(admin_users::show)))
+        .service(resource("/admin/users/{id}/role").route(post().to(admin_users::change_role)))
+        .service(resource("/admin/users/{id}/deactivate").route(post().to(admin_users::deactivate)))
+        .service(resource("/admin/users/{id}/reactivate").route(post().to(admin_users::reactivate)))
+        .service(
+            resource("/admin/users/{id}/reset-password")
+                .route(post().to(admin_users::reset_password)),
+        )
+        .service(
+            resource("/admin/users/{id}/tokens/{token_id}/revoke")
+                .route(post().to(admin_users::revoke_token)),
+        )
+        .service(resource("/admin/audit").route(get().to(audit::list)))
+        .service(
+            resource("/incidents")
+                .route(get().to(incidents::list))
+                .route(post().to(incidents::create)),
+        )
+        .service(resource("/incidents/new").route(get().to(incidents::new_form)))
+        .service(resource("/incidents/stream").route(get().to(incidents::stream)))
+        .service(resource("/incidents/{id}").route(get().to(incidents::show)))
+        .service(resource("/incidents/{id}/acknowledge").route(post().to(incidents::acknowledge)))
+        .service(resource("/incidents/{id}/resolve").route(post().to(incidents::resolve)))
+        .service(resource("/incidents/{id}/notes").route(post().to(incidents::add_note)))
+        .service(resource("/incidents/{id}/severity").route(post().to(incidents::change_severity)))
+        .service(resource("/incidents/{id}/reassign").route(post().to(incidents::reassign)))
+        .service(
+            resource("/services")
+                .route(get().to(services::list))
+                .route(post().to(services::create)),
+        )
+        .service(
+            resource("/services/{id}")
+                .route(get().to(services::show))
+                .route(post().to(services::update)),
+        )
+        .service(resource("/services/{id}/archive").route(post().to(services::archive)))
+        .service(resource("/services/{id}/restore").route(post().to(services::restore)))
+        .service(
+            resource("/services/{id}/integrations").route(post().to(services::create_integration)),
+        )
+        .service(
+            resource("/services/{id}/integrations/{integration_id}")
+                .route(get().to(services::show_integration))
+                .route(post().to(services::update_integration)),
+        )
+        .service(
+            resource("/services/{id}/integrations/{integration_id}/rotate")
+                .route(post().to(services::rotate_key)),
+        )
+        .service(
+            resource("/services/{id}/integrations/{integration_id}/revoke")
+                .route(post().to(services::revoke_integration)),
+        )
+        // JSON API
+        .service(
+            web::scope("/api/v1")
+                .service(
+                    resource("/me")
+                        .route(get().to(api::me::show))
+                        .route(patch().to(api::me::update)),
+                )
+                .service(resource("/me/password").route(post().to(api::me::change_password)))
+                .service(
+                    resource("/users")
+                        .route(get().to(api::users::list))
+                        .route(post().to(api::users::create)),
+                )
+                .service(
+                    resource("/users/{id}")
+                        .route(get().to(api::users::show))
+                        .route(patch().to(api::users::update)),
+                )
+                .service(
+                    resource("/users/{id}/reset-password")
+                        .route(post().to(api::users::reset_password)),
+                )
+                .service(
+                    resource("/tokens")
+                        .route(get().to(api::tokens::list))
+                        .route(post().to(api::tokens::create)),
+                )
+                .service(resource("/tokens/{id}").route(delete().to(api::tokens::revoke)))
+                .service(resource("/audit").route(get().to(api::audit::list)))
+                .service(
+                    resource("/services")
+                        .route(get().to(api::services::list))
+                        .route(post().to(api::services::create)),
+                )
+                .service(
+                    resource("/services/{id}")
+                        .route(get().to(api::services::show))
+                        .route(patch().to(api::services::update)),
+                )
+                .service(
+                    resource("/services/{id}/integrations")
+                        .route(get().to(api::services::list_integrations))
+                        .route(post().to(api::services::create_integration)),
+                )
+                .service(
+                    resource("/services/{id}/integrations/{integration_id}")
+                        .route(patch().to(api::services::update_integration))
+                        .route(delete().to(api::services::revoke_integration)),
+                )
+                .service(
+                    resource("/services/{id}/integrations/{integration_id}/rotate-key")
+                        .route(post().to(api::services::rotate_key)),
+                )
+                .service(
+                    resource("/incidents")
+                        .route(get().to(api::incidents::list))
+                        .route(post().to(api::incidents::create)),
+                )
+                .service(resource("/incidents/{id}").route(get().to(api::incidents::show)))
+                .service(
+                    resource("/incidents/{id}/acknowledge")
+                        .route(post().to(api::incidents::acknowledge)),
+                )
+                .service(
+                    resource("/incidents/{id}/resolve").route(post().to(api::incidents::resolve)),
+                )
+                .service(
+                    resource("/incidents/{id}/notes").route(post().to(api::incidents::add_note)),
+                )
+                .service(
+                    resource("/incidents/{id}/severity")
+                        .route(post().to(api::incidents::change_severity)),
+                )
+                .service(
+                    resource("/incidents/{id}/reassign").route(post().to(api::incidents::reassign)),
+                )
+                .service(
+                    resource("/incidents/{id}/timeline").route(get().to(api::incidents::timeline)),
+                ),
+        );
+}
+
+/// Answer for paths no route matches.
+pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// Paths used by programs rather than people: JSON errors, no CSRF cookie, no HTML error pages.
+pub fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/hooks/")
+        || path.starts_with("/v2/")
+        || is_public_asset(path)
+        || is_probe_path(path)
+}
+
+pub fn is_public_asset(path: &str) -> bool {
+    path.starts_with("/static/")
+}
+
+pub fn is_probe_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Headers every response carries unless a handler sets its own: no framing, no sniffing, no
+/// third-party code, and nothing cached that belongs to a signed-in person.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .add(("Cache-Control", "no-store"))
+}

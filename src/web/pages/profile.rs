@@ -1,0 +1,185 @@
+//! Everyone's own page: name, time zone, password, API tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{PageCtx, page, render, time_zone_names};
+use crate::db::repo::api_tokens::ApiToken;
+use crate::domain::user::User;
+use crate::domain::validation::FieldErrors;
+use crate::error::AppError;
+use crate::services::auth::Principal;
+use crate::services::users::{PasswordChange, ProfileInput};
+use crate::services::{tokens, users};
+use crate::state::AppState;
+use crate::web::extract::{ClientIp, RequireRole, SignedIn, role};
+use crate::web::flash::{Flash, redirect_with};
+
+#[derive(Template)]
+#[template(path = "profile/profile.html")]
+pub struct ProfilePage {
+    pub ctx: PageCtx,
+    pub user: User,
+    pub profile: ProfileForm,
+    pub profile_errors: FieldErrors,
+    pub password_errors: FieldErrors,
+    pub tokens: Vec<ApiToken>,
+    pub token_label: String,
+    pub token_errors: FieldErrors,
+    /// A token just created, shown this once.
+    pub new_token: Option<String>,
+    pub sessions: i64,
+}
+
+impl ProfilePage {
+    pub fn time_zones(&self) -> impl Iterator<Item = &'static str> {
+        time_zone_names()
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ProfileForm {
+    pub name: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    pub current_password: String,
+    pub new_password: String,
+    pub confirm_password: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    pub label: String,
+}
+
+async fn build(
+    st: &AppState,
+    ctx: PageCtx,
+    principal: &Principal,
+) -> Result<ProfilePage, AppError> {
+    let user = users::get(st, &principal.user.id).await?;
+    Ok(ProfilePage {
+        ctx,
+        profile: ProfileForm {
+            name: user.name.clone(),
+            time_zone: user.time_zone.clone(),
+        },
+        profile_errors: FieldErrors::new(),
+        password_errors: FieldErrors::new(),
+        tokens: tokens::list_for_user(st, &user.id).await?,
+        token_label: String::new(),
+        token_errors: FieldErrors::new(),
+        new_token: None,
+        sessions: users::live_session_count(st, &user.id).await?,
+        user,
+    })
+}
+
+fn invalid_fields(e: AppError) -> Result<FieldErrors, AppError> {
+    match e {
+        AppError::Invalid(fields) => Ok(fields),
+        other => Err(other),
+    }
+}
+
+pub async fn show(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: SignedIn,
+) -> Result<HttpResponse, AppError> {
+    page(&build(&st, ctx, &who.0).await?)
+}
+
+pub async fn update(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Viewer>,
+    ip: ClientIp,
+    form: web::Form<ProfileForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let input = ProfileInput {
+        name: form.name.clone(),
+        time_zone: form.time_zone.clone(),
+    };
+    match users::update_profile(&st, &who, Some(ip.0), &input).await {
+        Ok(_) => Ok(redirect_with("/profile", Flash::success("Profile saved."))),
+        Err(e) => {
+            let mut p = build(&st, ctx, &who).await?;
+            p.profile_errors = invalid_fields(e)?;
+            p.profile = form;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+    }
+}
+
+pub async fn change_password(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: SignedIn,
+    ip: ClientIp,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let input = PasswordChange {
+        current: form.current_password,
+        new: form.new_password,
+        confirm: form.confirm_password,
+    };
+    match users::change_password(&st, &who.0, Some(ip.0), &input).await {
+        Ok(()) => Ok(redirect_with(
+            "/profile",
+            Flash::success("Password changed. Your other sessions were signed out."),
+        )),
+        Err(e) => {
+            let mut p = build(&st, ctx, &who.0).await?;
+            p.password_errors = invalid_fields(e)?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+    }
+}
+
+pub async fn create_token(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Viewer>,
+    ip: ClientIp,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.actor(Some(ip.0));
+    match tokens::create(&st, &actor, &who.user, &form.label).await {
+        Ok(issued) => {
+            let mut p = build(&st, ctx, &who).await?;
+            p.new_token = Some(issued.secret);
+            render(StatusCode::CREATED, &p)
+        }
+        Err(e) => {
+            let mut p = build(&st, ctx, &who).await?;
+            p.token_errors = invalid_fields(e)?;
+            p.token_label = form.into_inner().label;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+    }
+}
+
+pub async fn revoke_token(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Viewer>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.actor(Some(ip.0));
+    let token = tokens::revoke(&st, &actor, &who.user, &path.into_inner()).await?;
+    Ok(redirect_with(
+        "/profile#tokens",
+        Flash::success(format!("Token '{}' revoked.", token.label)),
+    ))
+}
