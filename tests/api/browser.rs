@@ -1,0 +1,305 @@
+//! Real headless Chromium through chromedriver, when `LOOKOUT_TEST_BROWSER` names chromedriver:
+//! first-run setup, sign in, the dashboard, sign out.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Driver {
+    process: Child,
+    client: Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn start_browser() -> Option<Driver> {
+    let chromedriver = std::env::var("LOOKOUT_TEST_BROWSER")
+        .ok()
+        .filter(|p| !p.is_empty())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut process = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
+    let mut args = vec![
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ];
+    let user_data = tempfile::tempdir().expect("profile dir");
+    let user_data_arg = format!("--user-data-dir={}", user_data.keep().display());
+    args.push(&user_data_arg);
+    let mut options = json!({ "args": args });
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        options["binary"] = json!("/usr/bin/chromium");
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let url = format!("http://127.0.0.1:{port}");
+    // chromedriver takes a moment to listen.
+    for _ in 0..100 {
+        if let Ok(client) = ClientBuilder::new(connector.clone())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            return Some(Driver { process, client });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = process.kill();
+    let _ = process.wait();
+    panic!("chromedriver at {url} did not accept a session");
+}
+
+async fn fill(c: &Client, name: &str, value: &str) {
+    let field = c
+        .find(Locator::Css(&format!("[name='{name}']")))
+        .await
+        .unwrap_or_else(|e| panic!("field {name}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn wait_for_path(c: &Client, path: &str) {
+    for _ in 0..100 {
+        if c.current_url()
+            .await
+            .map(|u| u.path() == path)
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "never reached {path}; at {:?}",
+        c.current_url().await.map(|u| u.to_string())
+    );
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_setup_sign_in_dashboard_sign_out() {
+    let Some(driver) = start_browser().await else {
+        return;
+    };
+    let c = &driver.client;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let link = app.setup_link.clone().expect("setup link");
+
+    c.goto(&link).await.expect("open setup link");
+    assert_eq!(text(c, "h1").await, "Welcome to Lookout");
+    screenshot(c, "setup").await;
+    fill(c, "name", "Ana Admin").await;
+    fill(c, "email", "ana@example.com").await;
+    fill(c, "password", PASSWORD).await;
+    fill(c, "confirm", "a different one!").await;
+    click(c, "button[type=submit].primary").await;
+    // Shown again with the error next to the field and the name kept.
+    assert_eq!(text(c, "#confirm-error").await, "the two passwords differ");
+    let name = c
+        .find(Locator::Css("[name='name']"))
+        .await
+        .expect("name")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(name.as_deref(), Some("Ana Admin"));
+    fill(c, "password", PASSWORD).await;
+    fill(c, "confirm", PASSWORD).await;
+    click(c, "button[type=submit].primary").await;
+
+    wait_for_path(c, "/login").await;
+    assert!(
+        text(c, ".flash")
+            .await
+            .contains("Admin account ana@example.com created")
+    );
+    fill(c, "email", "ana@example.com").await;
+    fill(c, "password", "wrong password here").await;
+    click(c, "button[type=submit]").await;
+    assert_eq!(
+        text(c, ".form-error").await,
+        "Wrong e-mail address or password."
+    );
+    fill(c, "password", PASSWORD).await;
+    click(c, "button[type=submit]").await;
+
+    wait_for_path(c, "/").await;
+    assert_eq!(text(c, "h1").await, "Hello, Ana Admin");
+    screenshot(c, "dashboard").await;
+    c.set_window_size(390, 844).await.expect("phone size");
+    screenshot(c, "dashboard-phone").await;
+    c.set_window_size(1280, 900).await.expect("desk size");
+
+    // Add a person from the users page; the temporary password is shown once.
+    c.goto(&app.url("/admin/users")).await.expect("users page");
+    fill(c, "name", "Dan Duty").await;
+    fill(c, "email", "dan@example.com").await;
+    c.find(Locator::Css(
+        "select[name='role'] option[value='responder']",
+    ))
+    .await
+    .expect("responder option")
+    .click()
+    .await
+    .expect("choose role");
+    click(c, "#new button[type=submit]").await;
+    assert_eq!(text(c, "h1").await, "Dan Duty can now sign in");
+    assert_eq!(text(c, "#temp-password").await.len(), 19);
+    screenshot(c, "person-added").await;
+
+    c.goto(&app.url("/admin/users")).await.expect("users page");
+    screenshot(c, "users").await;
+    c.goto(&app.url("/admin/audit")).await.expect("audit page");
+    assert!(text(c, "table").await.contains("user.created"));
+    screenshot(c, "audit").await;
+
+    c.goto(&app.url("/profile")).await.expect("profile");
+    fill(c, "label", "laptop script").await;
+    click(c, "#tokens button[type=submit]").await;
+    assert!(text(c, "#new-token").await.starts_with("lk_"));
+    screenshot(c, "profile-token").await;
+
+    // The spent link no longer works.
+    c.goto(&link).await.expect("open link again");
+    assert_eq!(text(c, "h1").await, "Setup link not valid");
+    c.goto(&app.url("/")).await.expect("home");
+
+    click(c, "form[action='/logout'] button").await;
+    wait_for_path(c, "/login").await;
+    assert_eq!(text(c, ".flash").await, "You are signed out.");
+    c.goto(&app.url("/")).await.expect("home");
+    wait_for_path(c, "/login").await;
+
+    driver.client.clone().close().await.expect("close browser");
+}
+
+async fn sign_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/login")).await.expect("login page");
+    fill(c, "email", email).await;
+    fill(c, "password", PASSWORD).await;
+    click(c, "button[type=submit]").await;
+    wait_for_path(c, "/").await;
+}
+
+/// Waits until `css` matches an element whose text contains `needle`.
+async fn wait_for_text(c: &Client, css: &str, needle: &str) {
+    for _ in 0..100 {
+        if let Ok(els) = c.find_all(Locator::Css(css)).await {
+            for el in els {
+                if el.text().await.map(|t| t.contains(needle)).unwrap_or(false) {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {css} containing {needle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_list_updates_live_and_keys_work() {
+    let Some(driver) = start_browser().await else {
+        return;
+    };
+    let c = &driver.client;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, _, key) = app.integration("generic").await;
+    let hook = format!("/hooks/generic/{key}");
+    app.create_user("rita@example.com", "responder").await;
+    app.post_json(
+        &hook,
+        json!({"title": "Database replica lag", "severity": "P1"}).to_string(),
+    )
+    .await;
+    sign_in(c, &app, "rita@example.com").await;
+
+    c.goto(&app.url("/incidents")).await.expect("incidents");
+    wait_for_text(c, "#incident-rows tr", "Database replica lag").await;
+    screenshot(c, "incidents").await;
+
+    // A new alert arrives while the page is open: it shows up without a reload.
+    c.execute("window.__marker = 'same page';", vec![])
+        .await
+        .expect("mark page");
+    app.post_json(
+        &hook,
+        json!({"title": "Checkout errors spiking", "severity": "P0"}).to_string(),
+    )
+    .await;
+    wait_for_text(c, "#incident-rows tr", "Checkout errors spiking").await;
+    let marker = c
+        .execute("return window.__marker || null;", vec![])
+        .await
+        .expect("read marker");
+    assert_eq!(marker, json!("same page"), "updated live, not by reloading");
+
+    // j selects the first (newest) row, Enter opens it, a acknowledges.
+    let body = c.find(Locator::Css("body")).await.expect("body");
+    body.send_keys("j").await.expect("j");
+    body.send_keys("\u{E007}").await.expect("enter");
+    wait_for_text(c, "h1", "Checkout errors spiking").await;
+    assert!(text(c, ".badges").await.contains("triggered"));
+    screenshot(c, "incident").await;
+    c.set_window_size(390, 844).await.expect("phone size");
+    screenshot(c, "incident-phone").await;
+    c.set_window_size(1280, 900).await.expect("desk size");
+    c.find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .send_keys("a")
+        .await
+        .expect("a");
+    wait_for_text(c, ".flash", "Acknowledged").await;
+    assert!(text(c, ".badges").await.contains("acknowledged"));
+
+    driver.client.clone().close().await.expect("close browser");
+}

@@ -1,0 +1,21 @@
+//! The integration tests: one binary, the real application over HTTP.
+
+// A failed expectation in a test should panic with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod helpers;
+
+mod admin_users;
+mod alertmanager_real;
+mod auth;
+mod browser;
+mod cli;
+mod csrf;
+mod health;
+mod incidents;
+mod profile;
+mod roles;
+mod services;
+mod setup;
+mod tokens;
+mod webhooks;
