@@ -2,11 +2,11 @@
 //!
 //! Deliveries go through [`IngestQueue`]: one writer thread takes every delivery waiting at that
 //! moment and applies them all in one transaction (group commit), so a storm of webhooks costs
-//! one commit per batch rather than one per request. Each delivery runs inside its own savepoint:
-//! one that fails is rolled back and answered with an error, the others still commit. A caller
-//! hears back only after the commit, so a 2xx always means "stored".
+//! one commit per batch rather than one per request. When a batch fails, it is rolled back and
+//! its deliveries are stored again one by one, so only the delivery at fault is refused. A
+//! caller hears back only after the commit, so a 2xx always means "stored".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::db::repo::{alerts, incidents, severity_levels, timeline};
-use crate::db::{Db, DbConn, DbError, is_unique_violation, write_tx};
+use crate::db::{Db, DbConn, DbError, PooledConn, is_unique_violation, write_tx};
 use crate::domain::alert::{AlertAction, NormalizedAlert};
 use crate::domain::ids::new_id;
 use crate::domain::incident::{FLAPPING_WINDOW, Incident, is_flapping};
@@ -80,52 +80,190 @@ fn severity_of(integration: &Integration, alert: &NormalizedAlert) -> Severity {
     integration.mapping.map(word)
 }
 
-struct Context<'a> {
+/// What one writer transaction knows beyond the database, so that a storm of repeats costs a
+/// few statements per batch instead of several per alert.
+///
+/// Lookups are cached for the transaction's life: nothing else writes these rows meanwhile on
+/// SQLite (`BEGIN IMMEDIATE` holds the write lock), and on PostgreSQL the one racy step, opening
+/// an incident, is guarded by the unique index. An operation that changes an incident drops its
+/// cached copy, so the next alert reads it afresh.
+///
+/// Repeats of an alert that is already firing are only counted here and written by [`Batch::flush`]:
+/// one update of the alert, one of its timeline entry and one of the incident however many
+/// repeats arrived. Anything that changes an alert's state flushes first, so order is kept.
+struct Batch<'a> {
     now: DateTime<Utc>,
-    integration: &'a Integration,
-    /// How the sender is named on timelines: "Alertmanager (prod)".
-    sender: String,
+    /// (service id, incident key) -> the open incident, or `None` when there is none.
+    open: HashMap<(String, String), Option<Arc<Incident>>>,
+    /// (incident id, fingerprint) -> (alert id, firing).
+    alert_states: HashMap<(String, String), (String, bool)>,
+    /// (incident id, fingerprint) -> repeats not yet written.
+    repeats: BTreeMap<(String, String), PendingRepeat>,
     /// Incidents touched, announced after commit.
     touched: &'a mut BTreeSet<String>,
 }
 
-/// Applies a delivery inside the caller's transaction.
-pub fn apply(
+struct PendingRepeat {
+    alert_id: String,
+    count: i64,
+    title: String,
+    sender: String,
+}
+
+impl<'a> Batch<'a> {
+    fn new(now: DateTime<Utc>, touched: &'a mut BTreeSet<String>) -> Self {
+        Batch {
+            now,
+            open: HashMap::new(),
+            alert_states: HashMap::new(),
+            repeats: BTreeMap::new(),
+            touched,
+        }
+    }
+
+    fn open_incident(
+        &mut self,
+        c: &mut DbConn,
+        service_id: &str,
+        key: &str,
+    ) -> Result<Option<Arc<Incident>>, AppError> {
+        let cache_key = (service_id.to_owned(), key.to_owned());
+        if let Some(found) = self.open.get(&cache_key) {
+            return Ok(found.clone());
+        }
+        let found = incidents::find_open_by_key(c, service_id, key)?.map(Arc::new);
+        self.open.insert(cache_key, found.clone());
+        Ok(found)
+    }
+
+    fn forget_incident(&mut self, service_id: &str, key: &str) {
+        self.open.remove(&(service_id.to_owned(), key.to_owned()));
+    }
+
+    fn alert_state(
+        &mut self,
+        c: &mut DbConn,
+        incident_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<(String, bool)>, AppError> {
+        let cache_key = (incident_id.to_owned(), fingerprint.to_owned());
+        if let Some(state) = self.alert_states.get(&cache_key) {
+            return Ok(Some(state.clone()));
+        }
+        let found = alerts::find_state(c, incident_id, fingerprint)?;
+        if let Some(state) = &found {
+            self.alert_states.insert(cache_key, state.clone());
+        }
+        Ok(found)
+    }
+
+    fn set_alert_state(&mut self, incident_id: &str, fingerprint: &str, id: String, firing: bool) {
+        self.alert_states.insert(
+            (incident_id.to_owned(), fingerprint.to_owned()),
+            (id, firing),
+        );
+    }
+
+    fn add_repeat(
+        &mut self,
+        incident_id: &str,
+        alert_id: &str,
+        alert: &NormalizedAlert,
+        sender: &str,
+    ) {
+        let pending = self
+            .repeats
+            .entry((incident_id.to_owned(), alert.fingerprint.clone()))
+            .or_insert_with(|| PendingRepeat {
+                alert_id: alert_id.to_owned(),
+                count: 0,
+                title: String::new(),
+                sender: String::new(),
+            });
+        pending.count += 1;
+        pending.title.clone_from(&alert.title);
+        if pending.sender != sender {
+            pending.sender = sender.to_owned();
+        }
+        self.touched.insert(incident_id.to_owned());
+    }
+
+    /// Writes the counted repeats.
+    fn flush(&mut self, c: &mut DbConn) -> Result<(), AppError> {
+        if self.repeats.is_empty() {
+            return Ok(());
+        }
+        let now = self.now;
+        let mut incidents_seen = BTreeSet::new();
+        for ((incident_id, fingerprint), pending) in std::mem::take(&mut self.repeats) {
+            alerts::record_firing(c, &pending.alert_id, pending.count, now)?;
+            let collapsed = timeline::add_repeats(
+                c,
+                &incident_id,
+                "alert_repeated",
+                &fingerprint,
+                pending.count,
+                now,
+            )?;
+            if collapsed == 0 {
+                insert_event(
+                    c,
+                    now,
+                    &pending.sender,
+                    &incident_id,
+                    "alert_repeated",
+                    &format!("Still firing: {}", pending.title),
+                    Some(&fingerprint),
+                    pending.count,
+                )?;
+            }
+            incidents_seen.insert(incident_id);
+        }
+        for incident_id in incidents_seen {
+            incidents::record_repeats(c, &incident_id, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// One delivery's view: which integration sent it and how it is named on timelines.
+struct Sender<'a> {
+    integration: &'a Integration,
+    /// "Alertmanager (prod)".
+    name: String,
+}
+
+impl<'a> Sender<'a> {
+    fn new(integration: &'a Integration) -> Self {
+        let name = if integration.name == integration.kind.display_name() {
+            integration.kind.display_name().to_owned()
+        } else {
+            format!("{} ({})", integration.kind.display_name(), integration.name)
+        };
+        Sender { integration, name }
+    }
+}
+
+/// Applies deliveries inside the caller's transaction, one result list per delivery. An error
+/// means the transaction must be rolled back: nothing of any delivery may be kept.
+pub fn apply_batch(
     conn: &mut DbConn,
     now: DateTime<Utc>,
-    delivery: &Delivery,
+    deliveries: &[&Delivery],
     touched: &mut BTreeSet<String>,
-) -> Result<Vec<AlertResult>, AppError> {
-    let integration = &delivery.integration;
-    let sender = if integration.name == integration.kind.display_name() {
-        integration.kind.display_name().to_owned()
-    } else {
-        format!("{} ({})", integration.kind.display_name(), integration.name)
-    };
-    let mut cx = Context {
-        now,
-        integration,
-        sender,
-        touched,
-    };
-    let mut results = Vec::with_capacity(delivery.alerts.len());
-    for alert in &delivery.alerts {
-        let key = incident_key(integration, alert);
-        // A concurrent writer (another instance) may open the same incident first: the unique
-        // index refuses ours, the savepoint undoes it, and the second try attaches.
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let outcome = conn.transaction(|c| apply_alert(c, &mut cx, alert, &key));
-            match outcome {
-                Err(AppError::Db(DbError::Query(e))) if attempt == 1 && is_unique_violation(&e) => {
-                    continue;
-                }
-                other => break other?,
-            }
-        };
-        results.push(result);
+) -> Result<Vec<Vec<AlertResult>>, AppError> {
+    let mut batch = Batch::new(now, touched);
+    let mut results = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let sender = Sender::new(&delivery.integration);
+        let mut mine = Vec::with_capacity(delivery.alerts.len());
+        for alert in &delivery.alerts {
+            let key = incident_key(&delivery.integration, alert);
+            mine.push(apply_alert(conn, &mut batch, &sender, alert, &key)?);
+        }
+        results.push(mine);
     }
+    batch.flush(conn)?;
     Ok(results)
 }
 
@@ -140,27 +278,82 @@ fn result(key: &str, outcome: Outcome, incident: Option<(&str, i64)>) -> AlertRe
 
 fn apply_alert(
     c: &mut DbConn,
-    cx: &mut Context<'_>,
+    batch: &mut Batch<'_>,
+    sender: &Sender<'_>,
     alert: &NormalizedAlert,
     key: &str,
 ) -> Result<AlertResult, AppError> {
-    let open = incidents::find_open_by_key(c, &cx.integration.service_id, key)?;
+    let service_id = &sender.integration.service_id;
+    let open = batch.open_incident(c, service_id, key)?;
     match (alert.action, open) {
-        (AlertAction::Trigger, Some(incident)) => attach(c, cx, &incident, alert, key),
-        (AlertAction::Trigger, None) => open_incident(c, cx, alert, key),
-        (AlertAction::Resolve, Some(incident)) => resolve_alert(c, cx, &incident, alert, key),
-        (AlertAction::Acknowledge, Some(incident)) => acknowledge(c, cx, &incident, key),
+        (AlertAction::Trigger, Some(incident)) => {
+            let severity = severity_of(sender.integration, alert);
+            if severity >= incident.severity
+                && let Some((alert_id, true)) =
+                    batch.alert_state(c, &incident.id, &alert.fingerprint)?
+            {
+                // The hot path of a storm: a known alert, still firing, no worse than before.
+                batch.add_repeat(&incident.id, &alert_id, alert, &sender.name);
+                return Ok(result(
+                    key,
+                    Outcome::Repeated,
+                    Some((&incident.id, incident.number)),
+                ));
+            }
+            batch.flush(c)?;
+            batch.forget_incident(service_id, key);
+            attach(c, batch, sender, &incident, alert, key)
+        }
+        (AlertAction::Trigger, None) => {
+            // Another instance may open the same incident first (PostgreSQL): the unique index
+            // refuses ours, the savepoint undoes it, and the alert attaches to theirs.
+            batch.forget_incident(service_id, key);
+            let now = batch.now;
+            let opened = c.transaction(|c| open_incident(c, now, sender, alert, key));
+            match opened {
+                Ok((outcome, alert_id)) => {
+                    if let Some(id) = &outcome.incident_id {
+                        batch.set_alert_state(id, &alert.fingerprint, alert_id, true);
+                        batch.touched.insert(id.clone());
+                    }
+                    Ok(outcome)
+                }
+                Err(AppError::Db(DbError::Query(e))) if is_unique_violation(&e) => {
+                    match incidents::find_open_by_key(c, service_id, key)? {
+                        Some(incident) => {
+                            batch.flush(c)?;
+                            attach(c, batch, sender, &incident, alert, key)
+                        }
+                        None => Err(AppError::Db(DbError::Query(e))),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        }
+        (AlertAction::Resolve, Some(incident)) => {
+            batch.flush(c)?;
+            batch.forget_incident(service_id, key);
+            resolve_alert(c, batch, sender, &incident, alert, key)
+        }
+        (AlertAction::Acknowledge, Some(incident)) => {
+            batch.flush(c)?;
+            batch.forget_incident(service_id, key);
+            acknowledge(c, batch, sender, &incident, key)
+        }
         (_, None) => Ok(result(key, Outcome::Ignored, None)),
     }
 }
 
-fn event(
+#[allow(clippy::too_many_arguments)]
+fn insert_event(
     c: &mut DbConn,
-    cx: &Context<'_>,
+    now: DateTime<Utc>,
+    actor: &str,
     incident_id: &str,
     kind: &str,
     message: &str,
     fingerprint: Option<&str>,
+    repeats: i64,
 ) -> Result<(), AppError> {
     timeline::insert(
         c,
@@ -169,36 +362,59 @@ fn event(
             incident_id,
             kind,
             actor_id: None,
-            actor: &cx.sender,
+            actor,
             message,
             alert_fingerprint: fingerprint,
-            repeats: 1,
-            now: cx.now,
+            repeats,
+            now,
         },
     )?;
     Ok(())
+}
+
+fn event(
+    c: &mut DbConn,
+    now: DateTime<Utc>,
+    sender: &Sender<'_>,
+    incident_id: &str,
+    kind: &str,
+    message: &str,
+    fingerprint: Option<&str>,
+) -> Result<(), AppError> {
+    insert_event(
+        c,
+        now,
+        &sender.name,
+        incident_id,
+        kind,
+        message,
+        fingerprint,
+        1,
+    )
 }
 
 fn json_text<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
 }
 
+/// Stores a new alert; returns its id.
 fn insert_alert(
     c: &mut DbConn,
-    cx: &Context<'_>,
+    now: DateTime<Utc>,
     incident_id: &str,
     alert: &NormalizedAlert,
     severity: Severity,
-) -> Result<(), AppError> {
+) -> Result<String, AppError> {
     let links: Vec<serde_json::Value> = alert
         .links
         .iter()
         .map(|l| serde_json::json!({"href": l.href, "text": l.text}))
         .collect();
+    let id = new_id();
     alerts::insert(
         c,
         &alerts::NewAlert {
-            id: &new_id(),
+            id: &id,
             incident_id,
             fingerprint: &alert.fingerprint,
             title: &alert.title,
@@ -209,25 +425,27 @@ fn insert_alert(
             generator_url: alert.generator_url.as_deref(),
             source: alert.source.as_deref(),
             starts_at: alert.starts_at,
-            now: cx.now,
+            now,
         },
     )?;
-    Ok(())
+    Ok(id)
 }
 
+/// Opens an incident for the alert; returns the result and the new alert's id.
 fn open_incident(
     c: &mut DbConn,
-    cx: &mut Context<'_>,
+    now: DateTime<Utc>,
+    sender: &Sender<'_>,
     alert: &NormalizedAlert,
     key: &str,
-) -> Result<AlertResult, AppError> {
-    let integration = cx.integration;
+) -> Result<(AlertResult, String), AppError> {
+    let integration = sender.integration;
     let severity = severity_of(integration, alert);
     let times = severity_levels::response_times(c, severity)?;
-    let (ack_deadline, resolve_deadline) = times.deadlines(cx.now);
+    let (ack_deadline, resolve_deadline) = times.deadlines(now);
     let previous = incidents::latest_resolved_by_key(c, &integration.service_id, key)?;
     let recent =
-        incidents::count_by_key_since(c, &integration.service_id, key, cx.now - FLAPPING_WINDOW)?;
+        incidents::count_by_key_since(c, &integration.service_id, key, now - FLAPPING_WINDOW)?;
     let flapping = is_flapping(recent);
     let grouped = !integration.per_alert && alert.group_key.is_some();
     let title = match (&alert.group_title, grouped) {
@@ -248,90 +466,106 @@ fn open_incident(
             severity,
             dedup_key: Some(key),
             alert_count: 1,
-            now: cx.now,
+            now,
             ack_deadline,
             resolve_deadline,
             previous_incident_id: previous.as_deref(),
             flapping,
-            last_alert_at: Some(cx.now),
+            last_alert_at: Some(now),
         },
     )?;
-    insert_alert(c, cx, &id, alert, severity)?;
-    let mut message = format!("Opened by {} as {severity}: {}", cx.sender, alert.title);
+    let alert_id = insert_alert(c, now, &id, alert, severity)?;
+    let mut message = format!("Opened by {} as {severity}: {}", sender.name, alert.title);
     if previous.is_some() {
         message.push_str(" (this key fired before; see the previous incident)");
     }
-    event(c, cx, &id, "created", &message, Some(&alert.fingerprint))?;
+    event(
+        c,
+        now,
+        sender,
+        &id,
+        "created",
+        &message,
+        Some(&alert.fingerprint),
+    )?;
     if flapping {
         let message = format!(
             "Flapping: this key opened {} incidents within the last hour",
             recent + 1
         );
-        event(c, cx, &id, "flapping", &message, None)?;
+        event(c, now, sender, &id, "flapping", &message, None)?;
     }
-    cx.touched.insert(id.clone());
-    Ok(result(key, Outcome::Opened, Some((&id, number))))
+    Ok((result(key, Outcome::Opened, Some((&id, number))), alert_id))
 }
 
 fn attach(
     c: &mut DbConn,
-    cx: &mut Context<'_>,
+    batch: &mut Batch<'_>,
+    sender: &Sender<'_>,
     incident: &Incident,
     alert: &NormalizedAlert,
     key: &str,
 ) -> Result<AlertResult, AppError> {
-    let severity = severity_of(cx.integration, alert);
+    let now = batch.now;
+    let severity = severity_of(sender.integration, alert);
     let raised = severity < incident.severity;
     let new_severity = incident.severity.most_urgent(severity);
-    let outcome = match alerts::find_state(c, &incident.id, &alert.fingerprint)? {
+    let outcome = match batch.alert_state(c, &incident.id, &alert.fingerprint)? {
         Some((alert_id, true)) => {
-            alerts::record_firing(c, &alert_id, 1, cx.now)?;
+            // Firing already, but worse than the incident: counted now, not deferred, because
+            // the severity change below belongs after it on the timeline.
+            alerts::record_firing(c, &alert_id, 1, now)?;
             let collapsed = timeline::add_repeats(
                 c,
                 &incident.id,
                 "alert_repeated",
                 &alert.fingerprint,
                 1,
-                cx.now,
+                now,
             )?;
             if collapsed == 0 {
                 let message = format!("Still firing: {}", alert.title);
                 event(
                     c,
-                    cx,
+                    now,
+                    sender,
                     &incident.id,
                     "alert_repeated",
                     &message,
                     Some(&alert.fingerprint),
                 )?;
             }
-            incidents::record_alerts(c, &incident.id, 0, new_severity, cx.now)?;
+            incidents::record_alerts(c, &incident.id, 0, new_severity, now)?;
             Outcome::Repeated
         }
         Some((alert_id, false)) => {
-            alerts::record_firing(c, &alert_id, 1, cx.now)?;
+            alerts::record_firing(c, &alert_id, 1, now)?;
             event(
                 c,
-                cx,
+                now,
+                sender,
                 &incident.id,
                 "alert_refired",
                 &format!("Firing again: {}", alert.title),
                 Some(&alert.fingerprint),
             )?;
-            incidents::record_alerts(c, &incident.id, 0, new_severity, cx.now)?;
+            incidents::record_alerts(c, &incident.id, 0, new_severity, now)?;
+            batch.set_alert_state(&incident.id, &alert.fingerprint, alert_id, true);
             Outcome::Repeated
         }
         None => {
-            insert_alert(c, cx, &incident.id, alert, severity)?;
+            let alert_id = insert_alert(c, now, &incident.id, alert, severity)?;
             event(
                 c,
-                cx,
+                now,
+                sender,
                 &incident.id,
                 "alert_attached",
                 &format!("Alert joined: {}", alert.title),
                 Some(&alert.fingerprint),
             )?;
-            incidents::record_alerts(c, &incident.id, 1, new_severity, cx.now)?;
+            incidents::record_alerts(c, &incident.id, 1, new_severity, now)?;
+            batch.set_alert_state(&incident.id, &alert.fingerprint, alert_id, true);
             Outcome::Attached
         }
     };
@@ -339,25 +573,35 @@ fn attach(
         // A worse alert makes the whole incident worse; its deadlines follow the new severity.
         let times = severity_levels::response_times(c, new_severity)?;
         let (ack, resolve) = times.deadlines(incident.created_at);
-        incidents::set_severity(c, &incident.id, new_severity, ack, resolve, cx.now)?;
+        incidents::set_severity(c, &incident.id, new_severity, ack, resolve, now)?;
         let message = format!(
             "Severity raised from {} to {new_severity} by alert: {}",
             incident.severity, alert.title
         );
-        event(c, cx, &incident.id, "severity_changed", &message, None)?;
+        event(
+            c,
+            now,
+            sender,
+            &incident.id,
+            "severity_changed",
+            &message,
+            None,
+        )?;
     }
-    cx.touched.insert(incident.id.clone());
+    batch.touched.insert(incident.id.clone());
     Ok(result(key, outcome, Some((&incident.id, incident.number))))
 }
 
 fn resolve_alert(
     c: &mut DbConn,
-    cx: &mut Context<'_>,
+    batch: &mut Batch<'_>,
+    sender: &Sender<'_>,
     incident: &Incident,
     alert: &NormalizedAlert,
     key: &str,
 ) -> Result<AlertResult, AppError> {
-    let found = alerts::find_state(c, &incident.id, &alert.fingerprint)?;
+    let now = batch.now;
+    let found = batch.alert_state(c, &incident.id, &alert.fingerprint)?;
     let Some((alert_id, true)) = found else {
         return Ok(result(
             key,
@@ -365,18 +609,20 @@ fn resolve_alert(
             Some((&incident.id, incident.number)),
         ));
     };
-    alerts::mark_resolved(c, &alert_id, alert.ends_at.unwrap_or(cx.now), cx.now)?;
+    alerts::mark_resolved(c, &alert_id, alert.ends_at.unwrap_or(now), now)?;
+    batch.set_alert_state(&incident.id, &alert.fingerprint, alert_id, false);
     event(
         c,
-        cx,
+        now,
+        sender,
         &incident.id,
         "alert_resolved",
         &format!("Alert resolved: {}", alert.title),
         Some(&alert.fingerprint),
     )?;
-    cx.touched.insert(incident.id.clone());
+    batch.touched.insert(incident.id.clone());
     if alerts::count_firing(c, &incident.id)? > 0 {
-        incidents::touch(c, &incident.id, cx.now)?;
+        incidents::touch(c, &incident.id, now)?;
         return Ok(result(
             key,
             Outcome::AlertResolved,
@@ -385,11 +631,11 @@ fn resolve_alert(
     }
     let by = incidents::By {
         user_id: None,
-        label: &cx.sender,
+        label: &sender.name,
     };
-    incidents::resolve(c, &incident.id, &by, cx.now)?;
-    let message = format!("Resolved by {}: every alert has resolved", cx.sender);
-    event(c, cx, &incident.id, "resolved", &message, None)?;
+    incidents::resolve(c, &incident.id, &by, now)?;
+    let message = format!("Resolved by {}: every alert has resolved", sender.name);
+    event(c, now, sender, &incident.id, "resolved", &message, None)?;
     Ok(result(
         key,
         Outcome::IncidentResolved,
@@ -399,15 +645,16 @@ fn resolve_alert(
 
 fn acknowledge(
     c: &mut DbConn,
-    cx: &mut Context<'_>,
+    batch: &mut Batch<'_>,
+    sender: &Sender<'_>,
     incident: &Incident,
     key: &str,
 ) -> Result<AlertResult, AppError> {
     let by = incidents::By {
         user_id: None,
-        label: &cx.sender,
+        label: &sender.name,
     };
-    if incidents::acknowledge(c, &incident.id, &by, cx.now)? == 0 {
+    if incidents::acknowledge(c, &incident.id, &by, batch.now)? == 0 {
         return Ok(result(
             key,
             Outcome::Ignored,
@@ -416,13 +663,14 @@ fn acknowledge(
     }
     event(
         c,
-        cx,
+        batch.now,
+        sender,
         &incident.id,
         "acknowledged",
-        &format!("Acknowledged by {}", cx.sender),
+        &format!("Acknowledged by {}", sender.name),
         None,
     )?;
-    cx.touched.insert(incident.id.clone());
+    batch.touched.insert(incident.id.clone());
     Ok(result(
         key,
         Outcome::Acknowledged,
@@ -474,6 +722,9 @@ impl IngestQueue {
 }
 
 fn writer(db: Db, clock: Arc<dyn Clock>, events: Events, mut rx: mpsc::Receiver<Job>) {
+    // The writer keeps one connection, so its prepared statements stay cached between batches;
+    // after an error it takes a fresh one.
+    let mut held: Option<PooledConn> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -483,41 +734,306 @@ fn writer(db: Db, clock: Arc<dyn Clock>, events: Events, mut rx: mpsc::Receiver<
             }
         }
         let now = clock.now();
+        let deliveries: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
         let mut touched = BTreeSet::new();
-        let outcome = db.get().map_err(AppError::from).and_then(|mut conn| {
-            write_tx(&mut conn, |c| -> Result<Vec<Result<Vec<AlertResult>, AppError>>, AppError> {
-                let mut results = Vec::with_capacity(jobs.len());
-                for job in &jobs {
-                    // Each delivery in its own savepoint: a failure undoes only that delivery.
-                    let mut mine = BTreeSet::new();
-                    let r = c.transaction(|c| apply(c, now, &job.delivery, &mut mine));
-                    if r.is_ok() {
-                        touched.append(&mut mine);
-                    } else if let Err(e) = &r {
-                        tracing::error!(error = %e, "a webhook delivery failed and was rolled back");
-                    }
-                    results.push(r);
-                }
-                Ok(results)
-            })
-        });
-        match outcome {
-            Ok(results) => {
-                for id in &touched {
-                    events.incident_changed(id);
-                }
-                for (job, r) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(r);
-                }
+        let together = store(&db, &mut held, now, &deliveries, &mut touched);
+        let replies: Vec<Result<Vec<AlertResult>, AppError>> = match together {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(e) if deliveries.len() == 1 => {
+                tracing::error!(error = %e, "a webhook delivery failed and was rolled back");
+                vec![Err(e)]
             }
             Err(e) => {
-                tracing::error!(error = %e, deliveries = jobs.len(), "ingest batch failed; nothing was stored");
-                for job in jobs {
-                    let _ = job.reply.send(Err(AppError::Internal(format!(
-                        "storing alerts failed: {e}"
-                    ))));
-                }
+                // One bad delivery must not fail the others: the whole batch was rolled back, so
+                // each delivery now goes alone, and only the one that fails again is refused.
+                tracing::warn!(error = %e, deliveries = deliveries.len(), "ingest batch failed; storing its deliveries one by one");
+                touched.clear();
+                deliveries
+                    .iter()
+                    .map(|delivery| {
+                        let mut mine = BTreeSet::new();
+                        let r = store(&db, &mut held, now, &[delivery], &mut mine)
+                            .map(|mut r| r.pop().unwrap_or_default());
+                        match &r {
+                            Ok(_) => touched.append(&mut mine),
+                            Err(e) => tracing::error!(error = %e, "a webhook delivery failed and was rolled back"),
+                        }
+                        r
+                    })
+                    .collect()
             }
+        };
+        for id in &touched {
+            events.incident_changed(id);
         }
+        for (job, reply) in jobs.into_iter().zip(replies) {
+            let _ = job.reply.send(reply);
+        }
+    }
+}
+
+/// One write transaction for `deliveries`; all of them are kept or none.
+fn store(
+    db: &Db,
+    held: &mut Option<PooledConn>,
+    now: DateTime<Utc>,
+    deliveries: &[&Delivery],
+    touched: &mut BTreeSet<String>,
+) -> Result<Vec<Vec<AlertResult>>, AppError> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(db.get()?),
+    };
+    let stored = write_tx(conn, |c| apply_batch(c, now, deliveries, touched));
+    if stored.is_err() {
+        *held = None;
+    }
+    stored
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+    use super::*;
+    use crate::config::DatabaseUrl;
+    use crate::db::repo::{integrations, services};
+    use crate::db::schema;
+    use crate::domain::incident::IncidentStatus;
+    use crate::domain::incident::IntegrationKind;
+    use crate::domain::severity::SeverityMapping;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        conn: DbConn,
+        integration: Integration,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::Sqlite {
+            path: dir.path().join("t.db").display().to_string(),
+        };
+        let mut conn = crate::db::establish(&url).expect("connect");
+        crate::db::migrations::run(&mut conn).expect("migrate");
+        let now = at(0);
+        services::insert(
+            &mut conn,
+            &services::NewService {
+                id: "svc",
+                name: "Checkout",
+                description: "",
+                owner_id: None,
+                now,
+            },
+        )
+        .expect("service");
+        integrations::insert(
+            &mut conn,
+            &integrations::NewIntegration {
+                id: "int",
+                service_id: "svc",
+                kind: IntegrationKind::Alertmanager,
+                name: "Alertmanager",
+                key_hash: "hash",
+                key_prefix: "prefix",
+                mapping: &SeverityMapping::default(),
+                now,
+            },
+        )
+        .expect("integration");
+        let integration = integrations::find(&mut conn, "int")
+            .expect("query")
+            .expect("integration stored");
+        Fixture {
+            _dir: dir,
+            conn,
+            integration,
+        }
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0)
+            .single()
+            .expect("time")
+            + chrono::Duration::seconds(seconds)
+    }
+
+    fn alert(fingerprint: &str, action: AlertAction, severity: &str) -> NormalizedAlert {
+        let labels = BTreeMap::from([
+            ("alertname".to_owned(), "HighLatency".to_owned()),
+            ("severity".to_owned(), severity.to_owned()),
+        ]);
+        NormalizedAlert {
+            group_key: Some("{}:{alertname=\"HighLatency\"}".into()),
+            fingerprint: fingerprint.into(),
+            action,
+            title: format!("latency high on {fingerprint}"),
+            group_title: Some("HighLatency".into()),
+            description: None,
+            severity: None,
+            labels,
+            annotations: BTreeMap::new(),
+            links: Vec::new(),
+            generator_url: None,
+            source: None,
+            starts_at: None,
+            ends_at: None,
+        }
+    }
+
+    fn delivery(integration: &Integration, alerts: Vec<NormalizedAlert>) -> Delivery {
+        Delivery {
+            integration: integration.clone(),
+            alerts,
+        }
+    }
+
+    fn run(f: &mut Fixture, now: DateTime<Utc>, deliveries: &[Delivery]) -> Vec<Vec<Outcome>> {
+        let refs: Vec<&Delivery> = deliveries.iter().collect();
+        let mut touched = BTreeSet::new();
+        let results = write_tx(&mut f.conn, |c| apply_batch(c, now, &refs, &mut touched))
+            .expect("batch stored");
+        results
+            .into_iter()
+            .map(|r| r.into_iter().map(|a| a.outcome).collect())
+            .collect()
+    }
+
+    fn occurrences(f: &mut Fixture, fingerprint: &str) -> (i64, String) {
+        schema::alerts::table
+            .filter(schema::alerts::fingerprint.eq(fingerprint))
+            .select((schema::alerts::occurrences, schema::alerts::status))
+            .first(&mut f.conn)
+            .expect("alert")
+    }
+
+    fn timeline_kinds(f: &mut Fixture) -> Vec<(String, i64)> {
+        schema::incident_events::table
+            .order(schema::incident_events::id)
+            .select((
+                schema::incident_events::kind,
+                schema::incident_events::repeats,
+            ))
+            .load(&mut f.conn)
+            .expect("timeline")
+    }
+
+    #[test]
+    fn repeats_in_one_batch_are_counted_once_each() {
+        let mut f = fixture();
+        let i = f.integration.clone();
+        let d = |fp: &str| delivery(&i, vec![alert(fp, AlertAction::Trigger, "warning")]);
+        let first = vec![d("a"), d("a"), d("b"), d("a")];
+        let outcomes = run(&mut f, at(0), &first);
+        use Outcome::*;
+        assert_eq!(
+            outcomes,
+            vec![vec![Opened], vec![Repeated], vec![Attached], vec![Repeated]]
+        );
+        assert_eq!(occurrences(&mut f, "a").0, 3);
+        assert_eq!(occurrences(&mut f, "b").0, 1);
+        // A later batch adds to the same collapsed timeline entry.
+        let again = vec![d("a"), d("b"), d("a")];
+        run(&mut f, at(60), &again);
+        assert_eq!(occurrences(&mut f, "a").0, 5);
+        assert_eq!(occurrences(&mut f, "b").0, 2);
+        let kinds = timeline_kinds(&mut f);
+        let repeated: Vec<i64> = kinds
+            .iter()
+            .filter(|(k, _)| k == "alert_repeated")
+            .map(|(_, n)| *n)
+            .collect();
+        // a: 2 repeats in the first batch + 2 in the second; b: 1 in the second.
+        assert_eq!(repeated.iter().sum::<i64>(), 5, "{kinds:?}");
+        assert_eq!(
+            repeated.len(),
+            2,
+            "one collapsed entry per alert: {kinds:?}"
+        );
+        let incident = incidents::find_by_number(&mut f.conn, 1)
+            .expect("query")
+            .expect("incident 1");
+        assert_eq!(incident.alert_count, 2);
+        assert_eq!(incident.last_alert_at, Some(at(60)));
+    }
+
+    #[test]
+    fn a_resolve_after_repeats_in_the_same_batch_stays_resolved() {
+        let mut f = fixture();
+        let i = f.integration.clone();
+        let fire = || delivery(&i, vec![alert("a", AlertAction::Trigger, "warning")]);
+        let resolve = || delivery(&i, vec![alert("a", AlertAction::Resolve, "warning")]);
+        run(&mut f, at(0), &[fire()]);
+        let outcomes = run(&mut f, at(30), &[fire(), fire(), resolve()]);
+        assert_eq!(
+            outcomes,
+            vec![
+                vec![Outcome::Repeated],
+                vec![Outcome::Repeated],
+                vec![Outcome::IncidentResolved]
+            ]
+        );
+        assert_eq!(occurrences(&mut f, "a"), (3, "resolved".to_owned()));
+        let incident = incidents::find_by_number(&mut f.conn, 1)
+            .expect("query")
+            .expect("incident 1");
+        assert_eq!(incident.status, IncidentStatus::Resolved);
+        let kinds: Vec<String> = timeline_kinds(&mut f).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            kinds,
+            ["created", "alert_repeated", "alert_resolved", "resolved"]
+        );
+        // Firing again in the same batch as its resolution opens a new, linked incident.
+        let outcomes = run(&mut f, at(90), &[resolve(), fire(), fire()]);
+        assert_eq!(
+            outcomes,
+            vec![
+                vec![Outcome::Ignored],
+                vec![Outcome::Opened],
+                vec![Outcome::Repeated]
+            ]
+        );
+        let second = incidents::find_by_number(&mut f.conn, 2)
+            .expect("query")
+            .expect("incident 2");
+        assert_eq!(second.previous_incident_id, Some(incident.id));
+    }
+
+    #[test]
+    fn a_worse_repeat_raises_the_incident_at_once() {
+        let mut f = fixture();
+        let i = f.integration.clone();
+        run(
+            &mut f,
+            at(0),
+            &[delivery(
+                &i,
+                vec![alert("a", AlertAction::Trigger, "warning")],
+            )],
+        );
+        let outcomes = run(
+            &mut f,
+            at(10),
+            &[
+                delivery(&i, vec![alert("a", AlertAction::Trigger, "warning")]),
+                delivery(&i, vec![alert("a", AlertAction::Trigger, "critical")]),
+                delivery(&i, vec![alert("a", AlertAction::Trigger, "warning")]),
+            ],
+        );
+        assert!(outcomes.iter().all(|o| o == &vec![Outcome::Repeated]));
+        let incident = incidents::find_by_number(&mut f.conn, 1)
+            .expect("query")
+            .expect("incident 1");
+        assert_eq!(incident.severity, Severity::P1);
+        assert_eq!(occurrences(&mut f, "a").0, 4);
+        let raised = timeline_kinds(&mut f)
+            .iter()
+            .filter(|(k, _)| k == "severity_changed")
+            .count();
+        assert_eq!(raised, 1);
     }
 }

@@ -108,8 +108,12 @@ async fn wait_for_path(c: &Client, path: &str) {
     );
 }
 
+/// The text of the first element matching `css`, waiting for it to appear: a form submission
+/// may still be loading the next page when the click returns.
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()

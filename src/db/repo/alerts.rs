@@ -131,14 +131,12 @@ pub fn record_firing(
     times: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(alerts::table.find(id))
-        .set((
-            alerts::status.eq("firing"),
-            alerts::ends_at.eq(None::<NaiveDateTime>),
-            alerts::last_seen_at.eq(to_db(now)),
-            alerts::occurrences.eq(alerts::occurrences + times),
-        ))
-        .execute(conn)
+    super::prepared::RecordFiring {
+        id,
+        times,
+        now: to_db(now),
+    }
+    .execute(conn)
 }
 
 pub fn mark_resolved(

@@ -3,13 +3,23 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{corrupt, from_db, to_db};
+use super::{corrupt, from_db, prepared, to_db};
 use crate::db::DbConn;
 use crate::db::schema::{counters, incidents};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::severity::Severity;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `status = '...'` written into the SQL text, for the same reason as
+/// [`prepared::IncidentIsOpen`] (not on a hot path, so a literal that diesel will not cache).
+fn status_is(status: IncidentStatus) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(match status {
+        IncidentStatus::Triggered => "incidents.status = 'triggered'",
+        IncidentStatus::Acknowledged => "incidents.status = 'acknowledged'",
+        IncidentStatus::Resolved => "incidents.status = 'resolved'",
+    })
+}
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = incidents)]
@@ -173,7 +183,7 @@ pub fn find_open_by_key(
     incidents::table
         .filter(incidents::service_id.eq(service_id))
         .filter(incidents::dedup_key.eq(key))
-        .filter(incidents::status.ne(IncidentStatus::Resolved.as_str()))
+        .filter(prepared::IncidentIsOpen)
         .select(IncidentRow::as_select())
         .first(conn)
         .optional()?
@@ -190,7 +200,7 @@ pub fn latest_resolved_by_key(
     incidents::table
         .filter(incidents::service_id.eq(service_id))
         .filter(incidents::dedup_key.eq(key))
-        .filter(incidents::status.eq(IncidentStatus::Resolved.as_str()))
+        .filter(status_is(IncidentStatus::Resolved))
         .order(incidents::id.desc())
         .select(incidents::id)
         .first(conn)
@@ -230,6 +240,16 @@ pub fn record_alerts(
         .execute(conn)
 }
 
+/// Known alerts fired again: only the activity time moves (severity is left as it is, so a
+/// change someone made meanwhile is not overwritten).
+pub fn record_repeats(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    prepared::RecordActivity {
+        id,
+        now: to_db(now),
+    }
+    .execute(conn)
+}
+
 /// Who did it: a person (id and name) or a tool (name only).
 pub struct By<'a> {
     pub user_id: Option<&'a str>,
@@ -246,7 +266,7 @@ pub fn acknowledge(
     diesel::update(
         incidents::table
             .find(id)
-            .filter(incidents::status.eq(IncidentStatus::Triggered.as_str())),
+            .filter(status_is(IncidentStatus::Triggered)),
     )
     .set((
         incidents::status.eq(IncidentStatus::Acknowledged.as_str()),
@@ -261,20 +281,16 @@ pub fn acknowledge(
 
 /// Resolves an open incident; 0 when it was resolved already.
 pub fn resolve(conn: &mut DbConn, id: &str, by: &By<'_>, now: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(
-        incidents::table
-            .find(id)
-            .filter(incidents::status.ne(IncidentStatus::Resolved.as_str())),
-    )
-    .set((
-        incidents::status.eq(IncidentStatus::Resolved.as_str()),
-        incidents::resolved_at.eq(to_db(now)),
-        incidents::resolved_by_id.eq(by.user_id),
-        incidents::resolved_by.eq(by.label),
-        incidents::updated_at.eq(to_db(now)),
-        incidents::version.eq(incidents::version + 1),
-    ))
-    .execute(conn)
+    diesel::update(incidents::table.find(id).filter(prepared::IncidentIsOpen))
+        .set((
+            incidents::status.eq(IncidentStatus::Resolved.as_str()),
+            incidents::resolved_at.eq(to_db(now)),
+            incidents::resolved_by_id.eq(by.user_id),
+            incidents::resolved_by.eq(by.label),
+            incidents::updated_at.eq(to_db(now)),
+            incidents::version.eq(incidents::version + 1),
+        ))
+        .execute(conn)
 }
 
 pub fn set_severity(
@@ -385,7 +401,7 @@ fn escape_like(text: &str) -> String {
 /// Open incidents per severity, for the dashboard.
 pub fn open_counts_by_severity(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
     incidents::table
-        .filter(incidents::status.ne(IncidentStatus::Resolved.as_str()))
+        .filter(prepared::IncidentIsOpen)
         .group_by((incidents::severity, incidents::status))
         .select((
             incidents::severity,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod incidents;
 pub mod integrations;
 pub mod login_failures;
+pub(crate) mod prepared;
 pub mod services;
 pub mod sessions;
 pub mod severity_levels;

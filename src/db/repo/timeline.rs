@@ -89,16 +89,13 @@ pub fn add_repeats(
     times: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        incident_events::table
-            .filter(incident_events::incident_id.eq(incident_id))
-            .filter(incident_events::kind.eq(kind))
-            .filter(incident_events::alert_fingerprint.eq(fingerprint)),
-    )
-    .set((
-        incident_events::repeats.eq(incident_events::repeats + times),
-        incident_events::last_at.eq(to_db(now)),
-    ))
+    super::prepared::AddRepeats {
+        incident_id,
+        kind,
+        fingerprint,
+        times,
+        now: to_db(now),
+    }
     .execute(conn)
 }
 
