@@ -6,7 +6,7 @@
 //! its deliveries are stored again one by one, so only the delivery at fault is refused. A
 //! caller hears back only after the commit, so a 2xx always means "stored".
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -95,8 +95,10 @@ struct Batch<'a> {
     now: DateTime<Utc>,
     /// (service id, incident key) -> the open incident, or `None` when there is none.
     open: HashMap<(String, String), Option<Arc<Incident>>>,
-    /// (incident id, fingerprint) -> (alert id, firing).
+    /// (incident id, fingerprint) -> (alert id, firing), for every alert of the incidents in
+    /// `alerts_loaded`.
     alert_states: HashMap<(String, String), (String, bool)>,
+    alerts_loaded: HashSet<String>,
     /// (incident id, fingerprint) -> repeats not yet written.
     repeats: BTreeMap<(String, String), PendingRepeat>,
     /// Incidents touched, announced after commit.
@@ -116,6 +118,7 @@ impl<'a> Batch<'a> {
             now,
             open: HashMap::new(),
             alert_states: HashMap::new(),
+            alerts_loaded: HashSet::new(),
             repeats: BTreeMap::new(),
             touched,
         }
@@ -147,14 +150,17 @@ impl<'a> Batch<'a> {
         fingerprint: &str,
     ) -> Result<Option<(String, bool)>, AppError> {
         let cache_key = (incident_id.to_owned(), fingerprint.to_owned());
-        if let Some(state) = self.alert_states.get(&cache_key) {
-            return Ok(Some(state.clone()));
+        if !self.alerts_loaded.contains(incident_id) {
+            // One query for all of the incident's alerts, not one per alert: a group's alerts
+            // usually arrive together, and on PostgreSQL each query is a round trip.
+            for (fp, id, firing) in alerts::states_of_incident(c, incident_id)? {
+                self.alert_states
+                    .entry((incident_id.to_owned(), fp))
+                    .or_insert((id, firing));
+            }
+            self.alerts_loaded.insert(incident_id.to_owned());
         }
-        let found = alerts::find_state(c, incident_id, fingerprint)?;
-        if let Some(state) = &found {
-            self.alert_states.insert(cache_key, state.clone());
-        }
-        Ok(found)
+        Ok(self.alert_states.get(&cache_key).cloned())
     }
 
     fn set_alert_state(&mut self, incident_id: &str, fingerprint: &str, id: String, firing: bool) {

@@ -109,19 +109,18 @@ pub fn insert(conn: &mut DbConn, new: &NewAlert<'_>) -> QueryResult<()> {
     Ok(())
 }
 
-/// (id, firing) of the alert with this fingerprint in the incident.
-pub fn find_state(
+/// (fingerprint, id, firing) of every alert of the incident.
+pub fn states_of_incident(
     conn: &mut DbConn,
     incident_id: &str,
-    fingerprint: &str,
-) -> QueryResult<Option<(String, bool)>> {
+) -> QueryResult<Vec<(String, String, bool)>> {
     Ok(alerts::table
         .filter(alerts::incident_id.eq(incident_id))
-        .filter(alerts::fingerprint.eq(fingerprint))
-        .select((alerts::id, alerts::status))
-        .first::<(String, String)>(conn)
-        .optional()?
-        .map(|(id, status)| (id, status == "firing")))
+        .select((alerts::fingerprint, alerts::id, alerts::status))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(fingerprint, id, status)| (fingerprint, id, status == "firing"))
+        .collect())
 }
 
 /// Another sighting of a known alert: firing (again), seen now, `times` more occurrences.
