@@ -13,6 +13,7 @@ diesel::table! {
         must_change_password -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        feed_generation -> BigInt,
     }
 }
 
@@ -202,10 +203,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        time_zone -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        feed_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    schedule_versions (id) {
+        id -> Text,
+        schedule_id -> Text,
+        effective_from -> Timestamp,
+        layers -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    schedule_overrides (id) {
+        id -> Text,
+        schedule_id -> Text,
+        user_id -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        reason -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
 diesel::joinable!(integrations -> services (service_id));
 diesel::joinable!(incidents -> services (service_id));
 diesel::joinable!(alerts -> incidents (incident_id));
 diesel::joinable!(incident_events -> incidents (incident_id));
+diesel::joinable!(schedule_versions -> schedules (schedule_id));
+diesel::joinable!(schedule_overrides -> schedules (schedule_id));
+diesel::joinable!(schedule_overrides -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     services,
@@ -216,4 +258,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     severity_levels,
     counters,
     users,
+    schedules,
+    schedule_versions,
+    schedule_overrides,
 );

@@ -34,10 +34,16 @@ pub enum AuditAction {
     IncidentNoteAdded,
     IncidentSeverityChanged,
     IncidentReassigned,
+    ScheduleCreated,
+    ScheduleUpdated,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
+    ScheduleFeedRotated,
+    UserFeedRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -66,6 +72,12 @@ impl AuditAction {
         AuditAction::IncidentNoteAdded,
         AuditAction::IncidentSeverityChanged,
         AuditAction::IncidentReassigned,
+        AuditAction::ScheduleCreated,
+        AuditAction::ScheduleUpdated,
+        AuditAction::ScheduleOverrideAdded,
+        AuditAction::ScheduleOverrideRemoved,
+        AuditAction::ScheduleFeedRotated,
+        AuditAction::UserFeedRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +110,12 @@ impl AuditAction {
             AuditAction::IncidentNoteAdded => "incident.note_added",
             AuditAction::IncidentSeverityChanged => "incident.severity_changed",
             AuditAction::IncidentReassigned => "incident.reassigned",
+            AuditAction::ScheduleCreated => "schedule.created",
+            AuditAction::ScheduleUpdated => "schedule.updated",
+            AuditAction::ScheduleOverrideAdded => "schedule.override_added",
+            AuditAction::ScheduleOverrideRemoved => "schedule.override_removed",
+            AuditAction::ScheduleFeedRotated => "schedule.feed_rotated",
+            AuditAction::UserFeedRotated => "user.feed_rotated",
         }
     }
 }

@@ -22,8 +22,10 @@ use crate::error::AppError;
 
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use pages::{admin_users, audit, auth, dashboard, incidents, profile, services, setup};
-    use web::{delete, get, patch, post, resource};
+    use pages::{
+        admin_users, audit, auth, dashboard, incidents, profile, schedules, services, setup,
+    };
+    use web::{delete, get, patch, post, put, resource};
 
     cfg
         // Operators and monitoring
@@ -56,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/profile/password").route(post().to(profile::change_password)))
         .service(resource("/profile/tokens").route(post().to(profile::create_token)))
+        .service(resource("/profile/feed/rotate").route(post().to(profile::rotate_feed)))
         .service(resource("/profile/tokens/{id}/revoke").route(post().to(profile::revoke_token)))
         .service(
             resource("/admin/users")
@@ -115,6 +118,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/services/{id}/integrations/{integration_id}/revoke")
                 .route(post().to(services::revoke_integration)),
+        )
+        .service(resource("/oncall").route(get().to(schedules::on_call)))
+        .service(
+            resource("/schedules")
+                .route(get().to(schedules::list))
+                .route(post().to(schedules::create)),
+        )
+        // Before "/schedules/{id}", which would take "x.ics" as an id.
+        .service(resource("/schedules/{id}.ics").route(get().to(schedules::schedule_feed)))
+        .service(resource("/users/{id}/oncall.ics").route(get().to(schedules::user_feed)))
+        .service(resource("/schedules/{id}").route(get().to(schedules::show)))
+        .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
+        .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
+        .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
+        .service(
+            resource("/schedules/{id}/overrides/{override_id}/delete")
+                .route(post().to(schedules::remove_override)),
         )
         // JSON API
         .service(
@@ -195,7 +215,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/incidents/{id}/timeline").route(get().to(api::incidents::timeline)),
-                ),
+                )
+                .service(
+                    resource("/schedules")
+                        .route(get().to(api::schedules::list))
+                        .route(post().to(api::schedules::create)),
+                )
+                .service(
+                    resource("/schedules/{id}")
+                        .route(get().to(api::schedules::show))
+                        .route(put().to(api::schedules::update)),
+                )
+                .service(
+                    resource("/schedules/{id}/overrides")
+                        .route(post().to(api::schedules::add_override)),
+                )
+                .service(
+                    resource("/schedules/{id}/overrides/{override_id}")
+                        .route(delete().to(api::schedules::remove_override)),
+                )
+                .service(resource("/schedules/{id}/shifts").route(get().to(api::schedules::shifts)))
+                .service(
+                    resource("/schedules/{id}/backup")
+                        .route(post().to(api::schedules::create_backup)),
+                )
+                .service(resource("/oncall").route(get().to(api::schedules::on_call))),
         );
 }
 

@@ -307,3 +307,80 @@ async fn the_incident_list_updates_live_and_keys_work() {
 
     driver.client.clone().close().await.expect("close browser");
 }
+
+/// Sets a form control's value directly: date, time and select inputs take typed keys in the
+/// browser's locale, which a test should not depend on.
+async fn set_value(c: &Client, css: &str, value: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).value = arguments[1];",
+        vec![json!(css), json!(value)],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_builds_a_rotation_and_an_override_changes_the_timeline() {
+    let Some(driver) = start_browser().await else {
+        return;
+    };
+    let c = &driver.client;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for who in ["ana", "ben", "cy"] {
+        app.create_user(&format!("{who}@example.com"), "responder")
+            .await;
+    }
+    app.create_user("mia@example.com", "manager").await;
+    sign_in(c, &app, "mia@example.com").await;
+
+    c.goto(&app.url("/schedules")).await.expect("schedules");
+    fill(c, "name", "Platform").await;
+    set_value(c, "#time_zone", "Europe/London").await;
+    set_value(c, "#every", "daily").await;
+    set_value(c, "#start", "2026-11-22").await;
+    set_value(c, "#handoff", "09:00").await;
+    fill(
+        c,
+        "participants",
+        "ana@example.com\nben@example.com\ncy@example.com",
+    )
+    .await;
+    click(c, "#new button[type=submit]").await;
+    wait_for_text(c, "h1", "Platform").await;
+    // The first hand-off is now (09:00 in London on 22 November): Ana, then Ben tomorrow.
+    wait_for_text(c, ".now-next", "Ana").await;
+    assert!(text(c, ".now-next").await.contains("Ben"), "Ben is next");
+    let final_row = text(c, ".tl-final").await;
+    assert!(final_row.contains("Ana") && final_row.contains("Ben") && final_row.contains("Cy"));
+    screenshot(c, "schedule").await;
+
+    // Cy covers Ana's day: the timeline and "on call now" follow.
+    set_value(c, "#user", "cy@example.com").await;
+    set_value(c, "#start", "2026-11-22T08:00").await;
+    set_value(c, "#end", "2026-11-23T09:00").await;
+    fill(c, "reason", "swap for the dentist").await;
+    click(c, "#overrides button.primary").await;
+    wait_for_text(c, ".flash", "Override added").await;
+    let now = text(c, ".now-next").await;
+    assert!(now.contains("Cy") && !now.contains("Ana"), "{now}");
+    let rows = c
+        .find_all(Locator::Css(".tl-row"))
+        .await
+        .expect("timeline rows");
+    let mut overrides_row = String::new();
+    for row in rows {
+        let t = row.text().await.expect("row text");
+        if t.starts_with("Overrides") {
+            overrides_row = t;
+        }
+    }
+    assert!(overrides_row.contains("Cy"), "{overrides_row}");
+    assert!(
+        text(c, "#overrides table")
+            .await
+            .contains("swap for the dentist")
+    );
+    c.set_window_size(390, 844).await.expect("phone size");
+    screenshot(c, "schedule-phone").await;
+    driver.client.clone().close().await.expect("close browser");
+}

@@ -264,6 +264,7 @@ async fn the_demo_fills_an_empty_database_once() {
         text.contains("6 services with integrations and 22 incidents"),
         "{text}"
     );
+    assert!(text.contains("3 duty schedules"), "{text}");
     let again = lookout(&["demo"], &env, "");
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already has users"));
@@ -300,4 +301,19 @@ async fn the_demo_fills_an_empty_database_once() {
     assert!(page.items.iter().any(|v| v.incident.severity
         == lookout::domain::severity::Severity::P0
         && v.incident.status.is_open()));
+
+    // Someone is on call on every demo schedule, and the overrides are there.
+    let at = app.state.clock.now();
+    let rota = lookout::services::schedules::list(&app.state, at)
+        .await
+        .expect("schedules");
+    assert_eq!(rota.len(), 3);
+    for schedule in &rota {
+        assert!(
+            schedule.on_call_at(at).is_some(),
+            "nobody on call on {}",
+            schedule.name
+        );
+    }
+    assert!(rota.iter().any(|s| !s.overrides.is_empty()), "an override");
 }

@@ -15,6 +15,7 @@ mod health;
 mod incidents;
 mod profile;
 mod roles;
+mod schedules;
 mod services;
 mod setup;
 mod tokens;

@@ -9,6 +9,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod login_failures;
 pub(crate) mod prepared;
+pub mod schedules;
 pub mod services;
 pub mod sessions;
 pub mod severity_levels;

@@ -1,8 +1,9 @@
 //! `lookout demo`: fills an empty database with a believable on-call team, so a newcomer can sign
 //! in and look around. Each feature adds its part here: `team` (people), `operations` (services,
-//! integrations and two weeks of incidents in every state).
+//! integrations and two weeks of incidents in every state), `rota` (duty schedules and overrides).
 
 mod operations;
+mod rota;
 mod team;
 
 use team::TEAM;
@@ -24,6 +25,7 @@ pub struct DemoSummary {
     pub base_url: String,
     pub services: usize,
     pub incidents: usize,
+    pub schedules: usize,
 }
 
 impl fmt::Display for DemoSummary {
@@ -33,6 +35,11 @@ impl fmt::Display for DemoSummary {
             f,
             "{} services with integrations and {} incidents from the last two weeks.",
             self.services, self.incidents
+        )?;
+        writeln!(
+            f,
+            "{} duty schedules (primary, backup, follow-the-sun) with overrides.",
+            self.schedules
         )?;
         writeln!(
             f,
@@ -90,6 +97,7 @@ pub async fn fill(st: &AppState) -> Result<DemoSummary, AppError> {
         .cloned()
         .ok_or_else(|| AppError::Internal("demo team is empty".into()))?;
     let ops = operations::fill(st, &actor, &people).await?;
+    let rota = rota::fill(st, &actor).await?;
     let token = tokens::create(st, &actor, &admin, "demo scripts").await?;
     Ok(DemoSummary {
         people: TEAM.len(),
@@ -99,5 +107,6 @@ pub async fn fill(st: &AppState) -> Result<DemoSummary, AppError> {
         base_url: st.base_url.as_str().to_owned(),
         services: ops.services,
         incidents: ops.incidents,
+        schedules: rota.schedules,
     })
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod incidents;
 pub mod me;
+pub mod schedules;
 pub mod services;
 pub mod tokens;
 pub mod users;

@@ -31,6 +31,10 @@ pub struct ProfilePage {
     /// A token just created, shown this once.
     pub new_token: Option<String>,
     pub sessions: i64,
+    /// The coming four weeks of the person's own shifts: (schedule id, schedule name, shift).
+    pub shifts: Vec<(String, String, crate::domain::schedule::Shift)>,
+    /// The personal calendar feed.
+    pub feed_url: String,
 }
 
 impl ProfilePage {
@@ -79,8 +83,42 @@ async fn build(
         token_errors: FieldErrors::new(),
         new_token: None,
         sessions: users::live_session_count(st, &user.id).await?,
+        shifts: my_shifts(st, &user.id).await?,
+        feed_url: crate::services::feeds::user_feed_url(st, &user.id).await?,
         user,
     })
+}
+
+/// The person's shifts on every schedule over the coming four weeks, in time order.
+async fn my_shifts(
+    st: &AppState,
+    user_id: &str,
+) -> Result<Vec<(String, String, crate::domain::schedule::Shift)>, AppError> {
+    let now = st.clock.now();
+    let until = now + chrono::Duration::weeks(4);
+    let mut mine = Vec::new();
+    for detail in crate::services::schedules::list_between(st, now, until).await? {
+        for shift in detail.final_shifts(now, until) {
+            if shift.user_id == user_id {
+                mine.push((detail.id.clone(), detail.name.clone(), shift));
+            }
+        }
+    }
+    mine.sort_by_key(|(_, _, s)| s.start);
+    Ok(mine)
+}
+
+pub async fn rotate_feed(
+    st: web::Data<AppState>,
+    who: SignedIn,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.0.actor(Some(ip.0));
+    crate::services::feeds::rotate_user_feed(&st, &actor, &who.0.user.id).await?;
+    Ok(redirect_with(
+        "/profile#shifts",
+        Flash::success("Your calendar link was replaced; the old one no longer works."),
+    ))
 }
 
 fn invalid_fields(e: AppError) -> Result<FieldErrors, AppError> {

@@ -1,0 +1,782 @@
+//! `/oncall` and `/schedules`: who is on call now and next, the rotations, their timeline and
+//! overrides.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::{PageCtx, page, render, time_zone_names};
+use crate::domain::schedule::{Layer, Shift, Source};
+use crate::domain::validation::FieldErrors;
+use crate::error::AppError;
+use crate::services::schedules::{
+    self, LayerInput, OverrideInput, Person, RestrictionInput, ScheduleDetail, ScheduleInput,
+};
+use crate::state::AppState;
+use crate::web::extract::{ClientIp, RequireRole, role};
+use crate::web::flash::{Flash, redirect_with};
+
+/// One schedule's line on `/oncall`.
+pub struct OnCallRow {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+    pub now: Option<(Shift, Person)>,
+    pub next: Option<(Shift, Person)>,
+}
+
+fn with_person(detail: &ScheduleDetail, shift: Option<Shift>) -> Option<(Shift, Person)> {
+    let shift = shift?;
+    let person = detail.person(&shift.user_id)?.clone();
+    Some((shift, person))
+}
+
+fn on_call_row(detail: &ScheduleDetail, now: DateTime<Utc>) -> OnCallRow {
+    OnCallRow {
+        id: detail.id.clone(),
+        name: detail.name.clone(),
+        time_zone: detail.time_zone.name().to_owned(),
+        now: with_person(detail, detail.on_call_at(now)),
+        next: with_person(detail, detail.next_after(now)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "schedules/oncall.html")]
+pub struct OnCallPage {
+    pub ctx: PageCtx,
+    pub rows: Vec<OnCallRow>,
+}
+
+pub async fn on_call(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    _who: RequireRole<role::Viewer>,
+) -> Result<HttpResponse, AppError> {
+    let now = ctx.now;
+    let rows = schedules::list(&st, now)
+        .await?
+        .iter()
+        .map(|d| on_call_row(d, now))
+        .collect();
+    page(&OnCallPage { ctx, rows })
+}
+
+#[derive(Template)]
+#[template(path = "schedules/list.html")]
+pub struct SchedulesPage {
+    pub ctx: PageCtx,
+    pub rows: Vec<OnCallRow>,
+    pub people: Vec<Person>,
+    pub form: ScheduleForm,
+    pub errors: FieldErrors,
+}
+
+impl SchedulesPage {
+    pub fn zones(&self) -> impl Iterator<Item = &'static str> {
+        time_zone_names()
+    }
+
+    pub fn weekdays(&self) -> [(&'static str, &'static str); 7] {
+        WEEKDAYS
+    }
+
+    pub fn day_checked(&self, day: &str) -> bool {
+        self.form.days.iter().any(|d| d == day)
+    }
+
+    pub fn zone_selected(&self, zone: &str) -> bool {
+        self.form.time_zone == zone
+    }
+
+    pub fn every_selected(&self, every: &str) -> bool {
+        self.form.every == every
+    }
+}
+
+const WEEKDAYS: [(&str, &str); 7] = [
+    ("mon", "Mon"),
+    ("tue", "Tue"),
+    ("wed", "Wed"),
+    ("thu", "Thu"),
+    ("fri", "Fri"),
+    ("sat", "Sat"),
+    ("sun", "Sun"),
+];
+
+/// The "new schedule" form: one layer; more layers are added through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ScheduleForm {
+    pub name: String,
+    pub description: String,
+    pub time_zone: String,
+    pub layer_name: String,
+    pub every: String,
+    pub count: String,
+    pub start: String,
+    pub handoff: String,
+    /// One e-mail address per line (or separated by commas), in turn order.
+    pub participants: String,
+    /// Restrict to a daily window: days ticked plus from/to. Empty = always.
+    pub days: Vec<String>,
+    pub window_from: String,
+    pub window_to: String,
+}
+
+impl Default for ScheduleForm {
+    fn default() -> Self {
+        ScheduleForm {
+            name: String::new(),
+            description: String::new(),
+            time_zone: "UTC".into(),
+            layer_name: "Primary".into(),
+            every: "weekly".into(),
+            count: "1".into(),
+            start: String::new(),
+            handoff: "09:00".into(),
+            participants: String::new(),
+            days: Vec::new(),
+            window_from: String::new(),
+            window_to: String::new(),
+        }
+    }
+}
+
+impl ScheduleForm {
+    fn input(&self) -> ScheduleInput {
+        let restricted = !self.window_from.trim().is_empty() || !self.window_to.trim().is_empty();
+        let restrictions = if restricted || !self.days.is_empty() {
+            vec![RestrictionInput {
+                days: self.days.clone(),
+                from: if restricted {
+                    self.window_from.clone()
+                } else {
+                    "00:00".into()
+                },
+                to: if restricted {
+                    self.window_to.clone()
+                } else {
+                    "00:00".into()
+                },
+            }]
+        } else {
+            Vec::new()
+        };
+        ScheduleInput {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            time_zone: self.time_zone.clone(),
+            layers: vec![LayerInput {
+                name: self.layer_name.clone(),
+                every: self.every.clone(),
+                // Not a number: 0, which validation refuses with its own message.
+                count: self.count.trim().parse().unwrap_or(0),
+                start: self.start.clone(),
+                handoff: self.handoff.clone(),
+                participants: self
+                    .participants
+                    .split(['\n', ','])
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+                restrictions,
+            }],
+        }
+    }
+}
+
+/// Form bodies may repeat `days`; serde_urlencoded cannot collect repeats, so they are gathered
+/// by hand.
+fn parse_schedule_form(body: &[u8]) -> Result<ScheduleForm, AppError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+    let mut form = ScheduleForm {
+        time_zone: String::new(),
+        layer_name: String::new(),
+        every: String::new(),
+        count: String::new(),
+        handoff: String::new(),
+        ..ScheduleForm::default()
+    };
+    for (k, v) in pairs {
+        match k.as_str() {
+            "name" => form.name = v,
+            "description" => form.description = v,
+            "time_zone" => form.time_zone = v,
+            "layer_name" => form.layer_name = v,
+            "every" => form.every = v,
+            "count" => form.count = v,
+            "start" => form.start = v,
+            "handoff" => form.handoff = v,
+            "participants" => form.participants = v,
+            "days" => form.days.push(v),
+            "window_from" => form.window_from = v,
+            "window_to" => form.window_to = v,
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+fn fields(e: AppError) -> Result<FieldErrors, AppError> {
+    match e {
+        AppError::Invalid(f) => Ok(f),
+        other => Err(other),
+    }
+}
+
+async fn people(st: &AppState) -> Result<Vec<Person>, AppError> {
+    let mut all: Vec<Person> = crate::services::users::list(st)
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .map(|u| Person {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            active: u.active,
+        })
+        .collect();
+    all.sort_by_key(|p| p.name.to_lowercase());
+    Ok(all)
+}
+
+async fn list_page(
+    st: &AppState,
+    ctx: PageCtx,
+    form: ScheduleForm,
+    errors: FieldErrors,
+) -> Result<SchedulesPage, AppError> {
+    let now = ctx.now;
+    let rows = schedules::list(st, now)
+        .await?
+        .iter()
+        .map(|d| on_call_row(d, now))
+        .collect();
+    Ok(SchedulesPage {
+        rows,
+        people: people(st).await?,
+        form,
+        errors,
+        ctx,
+    })
+}
+
+pub async fn list(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    _who: RequireRole<role::Viewer>,
+) -> Result<HttpResponse, AppError> {
+    let form = ScheduleForm {
+        time_zone: ctx.tz.name().to_owned(),
+        start: ctx
+            .now
+            .with_timezone(&ctx.tz)
+            .format("%Y-%m-%d")
+            .to_string(),
+        ..ScheduleForm::default()
+    };
+    page(&list_page(&st, ctx, form, FieldErrors::new()).await?)
+}
+
+pub async fn create(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form = parse_schedule_form(&body)?;
+    match schedules::create(&st, &who.actor(Some(ip.0)), &form.input()).await {
+        Ok(detail) => Ok(redirect_with(
+            &format!("/schedules/{}", detail.id),
+            Flash::success(format!("Schedule '{}' created.", detail.name)),
+        )),
+        Err(e) => {
+            let errors = fields(e)?;
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &list_page(&st, ctx, form, errors).await?,
+            )
+        }
+    }
+}
+
+/// A bar on the timeline, placed in percent of the range shown.
+pub struct Bar {
+    pub left: f64,
+    pub width: f64,
+    pub label: String,
+    pub title: String,
+    /// A stable hue per person, so one person has one colour everywhere.
+    pub hue: u32,
+}
+
+pub struct TimelineRow {
+    pub label: String,
+    pub bars: Vec<Bar>,
+    /// Spans nobody covers (final row only), in red.
+    pub gaps: Vec<Bar>,
+}
+
+pub struct DayMark {
+    pub left: f64,
+    pub label: String,
+    pub today: bool,
+    pub weekend: bool,
+}
+
+/// The override list under the timeline.
+pub struct OverrideLine {
+    pub id: String,
+    pub who: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "schedules/show.html")]
+pub struct SchedulePage {
+    pub ctx: PageCtx,
+    pub detail: ScheduleDetail,
+    pub weeks: i64,
+    pub days: Vec<DayMark>,
+    pub rows: Vec<TimelineRow>,
+    pub now_left: Option<f64>,
+    pub on_call: Option<(Shift, Person)>,
+    pub next: Option<(Shift, Person)>,
+    pub layers: Vec<Layer>,
+    pub overrides: Vec<OverrideLine>,
+    pub people: Vec<Person>,
+    pub form: OverrideForm,
+    pub errors: FieldErrors,
+    pub feed_url: String,
+}
+
+impl SchedulePage {
+    /// A time in the schedule's own zone.
+    pub fn sched(&self, t: &DateTime<Utc>) -> String {
+        t.with_timezone(&self.detail.time_zone)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    /// Whether the viewer's zone differs from the schedule's (then both are shown).
+    pub fn other_zone(&self) -> bool {
+        self.ctx.tz != self.detail.time_zone
+    }
+
+    pub fn person_name(&self, id: &str) -> String {
+        self.detail
+            .person(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "(unknown)".into())
+    }
+
+    pub fn rotation_text(&self, layer: &Layer) -> String {
+        let unit = match (layer.rotation.unit.as_str(), layer.rotation.count) {
+            ("hourly", 1) => "every hour".to_owned(),
+            ("daily", 1) => "every day".to_owned(),
+            ("weekly", 1) => "every week".to_owned(),
+            ("hourly", n) => format!("every {n} hours"),
+            ("daily", n) => format!("every {n} days"),
+            (_, n) => format!("every {n} weeks"),
+        };
+        format!(
+            "Hands off {unit} at {} from {}",
+            layer.handoff.format("%H:%M"),
+            layer.start.format("%Y-%m-%d")
+        )
+    }
+
+    pub fn restriction_text(&self, layer: &Layer) -> String {
+        if layer.restrictions.is_empty() {
+            return "always".into();
+        }
+        layer
+            .restrictions
+            .iter()
+            .map(|r| {
+                let days = if r.days.is_empty() {
+                    "every day".to_owned()
+                } else {
+                    r.days
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if r.from == r.to {
+                    format!("{days}, all day")
+                } else {
+                    format!(
+                        "{days}, {}-{}",
+                        r.from.format("%H:%M"),
+                        r.to.format("%H:%M")
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn shift_weeks(&self) -> [i64; 2] {
+        [2, 4]
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OverrideForm {
+    pub user: String,
+    /// `datetime-local` values, in the schedule's zone.
+    pub start: String,
+    pub end: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShowQuery {
+    pub weeks: Option<i64>,
+}
+
+fn hue(id: &str) -> u32 {
+    // FNV-1a: stable across runs and versions, unlike the standard hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    // Twelve hues 30 degrees apart: neighbours on a timeline stay easy to tell apart.
+    (h % 12) * 30
+}
+
+fn percent(t: DateTime<Utc>, from: DateTime<Utc>, range: Duration) -> f64 {
+    let offset = (t - from).num_seconds() as f64;
+    (offset / range.num_seconds() as f64 * 100.0).clamp(0.0, 100.0)
+}
+
+fn bar(
+    detail: &ScheduleDetail,
+    shift: &Shift,
+    from: DateTime<Utc>,
+    range: Duration,
+    describe: &dyn Fn(&DateTime<Utc>) -> String,
+) -> Bar {
+    let left = percent(shift.start, from, range);
+    let right = percent(shift.end, from, range);
+    let name = detail
+        .person(&shift.user_id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "(unknown)".into());
+    let via = match &shift.source {
+        Source::Layer { name, .. } => format!("layer {name}"),
+        Source::Override { .. } => "override".into(),
+    };
+    Bar {
+        left,
+        width: (right - left).max(0.0),
+        title: format!(
+            "{name}: {} to {} ({via})",
+            describe(&shift.start),
+            describe(&shift.end)
+        ),
+        label: name,
+        hue: hue(&shift.user_id),
+    }
+}
+
+async fn schedule_page(
+    st: &AppState,
+    ctx: PageCtx,
+    id: &str,
+    weeks: i64,
+    form: OverrideForm,
+    errors: FieldErrors,
+) -> Result<SchedulePage, AppError> {
+    let now = ctx.now;
+    let probe = schedules::get_around(st, id, now).await?;
+    let zone = probe.time_zone;
+    // The timeline starts at the beginning of today in the schedule's zone.
+    let today = now.with_timezone(&zone).date_naive();
+    let from = zone_midnight(zone, today);
+    let to = zone_midnight(zone, today + Duration::days(7 * weeks));
+    let range = to - from;
+    let detail = schedules::get(st, id, from - Duration::days(120), to).await?;
+    let describe = |t: &DateTime<Utc>| {
+        t.with_timezone(&zone)
+            .format("%a %d %b %H:%M %Z")
+            .to_string()
+    };
+    let mut rows = Vec::new();
+    let layers = detail.layers_at(now).to_vec();
+    for (index, layer) in layers.iter().enumerate().rev() {
+        let bars = layer
+            .shifts(index, zone, from, to)
+            .iter()
+            .map(|s| bar(&detail, s, from, range, &describe))
+            .collect();
+        rows.push(TimelineRow {
+            label: layer.name.clone(),
+            bars,
+            gaps: Vec::new(),
+        });
+    }
+    let override_bars = detail
+        .schedule
+        .overrides
+        .iter()
+        .filter(|o| o.end > from && o.start < to)
+        .map(|o| {
+            let shift = Shift {
+                user_id: o.user_id.clone(),
+                start: o.start.max(from),
+                end: o.end.min(to),
+                source: Source::Override { id: o.id.clone() },
+            };
+            bar(&detail, &shift, from, range, &describe)
+        })
+        .collect();
+    rows.push(TimelineRow {
+        label: "Overrides".into(),
+        bars: override_bars,
+        gaps: Vec::new(),
+    });
+    let final_bars = detail
+        .final_shifts(from, to)
+        .iter()
+        .map(|s| bar(&detail, s, from, range, &describe))
+        .collect();
+    let gaps = detail
+        .gaps(from, to)
+        .iter()
+        .map(|g| {
+            let left = percent(g.start, from, range);
+            Bar {
+                left,
+                width: (percent(g.end, from, range) - left).max(0.0),
+                label: "nobody".into(),
+                title: format!(
+                    "Nobody on call: {} to {}",
+                    describe(&g.start),
+                    describe(&g.end)
+                ),
+                hue: 0,
+            }
+        })
+        .collect();
+    rows.push(TimelineRow {
+        label: "On call".into(),
+        bars: final_bars,
+        gaps,
+    });
+    let days = (0..7 * weeks)
+        .map(|d| {
+            let date = today + Duration::days(d);
+            let start = zone_midnight(zone, date);
+            let weekday = date.format("%a").to_string();
+            DayMark {
+                left: percent(start, from, range),
+                label: date.format("%a %d").to_string(),
+                today: d == 0,
+                weekend: weekday == "Sat" || weekday == "Sun",
+            }
+        })
+        .collect();
+    let mut overrides: Vec<OverrideLine> = detail
+        .overrides
+        .iter()
+        .filter(|o| o.end_at.and_utc() > now)
+        .map(|o| OverrideLine {
+            id: o.id.clone(),
+            who: detail
+                .person(&o.user_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            start: o.start_at.and_utc(),
+            end: o.end_at.and_utc(),
+            reason: o.reason.clone(),
+        })
+        .collect();
+    overrides.sort_by_key(|o| o.start);
+    Ok(SchedulePage {
+        weeks,
+        days,
+        rows,
+        now_left: (now >= from && now < to).then(|| percent(now, from, range)),
+        on_call: with_person(&probe, probe.on_call_at(now)),
+        next: with_person(&probe, probe.next_after(now)),
+        layers,
+        overrides,
+        people: people(st).await?,
+        feed_url: crate::services::feeds::schedule_feed_url(st, &detail),
+        detail,
+        form,
+        errors,
+        ctx,
+    })
+}
+
+/// Local midnight of `date` in `zone` (the first instant of the day where midnight is skipped).
+fn zone_midnight(zone: Tz, date: chrono::NaiveDate) -> DateTime<Utc> {
+    crate::domain::schedule::local_to_utc(zone, date, chrono::NaiveTime::MIN)
+}
+
+pub async fn show(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    _who: RequireRole<role::Viewer>,
+    path: web::Path<String>,
+    query: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
+    let weeks = if query.weeks == Some(4) { 4 } else { 2 };
+    page(
+        &schedule_page(
+            &st,
+            ctx,
+            &path,
+            weeks,
+            OverrideForm::default(),
+            FieldErrors::new(),
+        )
+        .await?,
+    )
+}
+
+/// A `datetime-local` value (`2026-12-24T18:00`) in the schedule's zone.
+fn parse_local(zone: Tz, raw: &str, field: &'static str) -> Result<DateTime<Utc>, FieldErrors> {
+    let raw = raw.trim();
+    let parsed = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M"))
+        .map_err(|_| FieldErrors::single(field, format!("'{raw}' is not a date and time")))?;
+    Ok(match zone.from_local_datetime(&parsed) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        chrono::LocalResult::None => {
+            crate::domain::schedule::local_to_utc(zone, parsed.date(), parsed.time())
+        }
+    })
+}
+
+pub async fn add_override(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    form: web::Form<OverrideForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let detail = schedules::get_around(&st, &path, ctx.now).await?;
+    let zone = detail.time_zone;
+    let times = parse_local(zone, &form.start, "start")
+        .and_then(|start| parse_local(zone, &form.end, "end").map(|end| (start, end)));
+    let result = match times {
+        Ok((start, end)) => {
+            let input = OverrideInput {
+                user: form.user.clone(),
+                start,
+                end,
+                reason: form.reason.clone(),
+            };
+            schedules::add_override(&st, &who.actor(Some(ip.0)), &path, &input)
+                .await
+                .map_err(fields)
+        }
+        Err(errors) => Err(Ok(errors)),
+    };
+    match result {
+        Ok(_) => Ok(redirect_with(
+            &format!("/schedules/{}", detail.id),
+            Flash::success("Override added."),
+        )),
+        Err(Ok(errors)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &schedule_page(&st, ctx, &path, 2, form, errors).await?,
+        ),
+        Err(Err(e)) => Err(e),
+    }
+}
+
+pub async fn remove_override(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (schedule_id, override_id) = path.into_inner();
+    schedules::remove_override(&st, &who.actor(Some(ip.0)), &schedule_id, &override_id).await?;
+    Ok(redirect_with(
+        &format!("/schedules/{schedule_id}"),
+        Flash::success("Override removed."),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FeedQuery {
+    pub token: String,
+}
+
+fn calendar_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header(("Cache-Control", "private, max-age=300"))
+        .body(body)
+}
+
+/// `GET /schedules/{id}.ics?token=...`: for calendar apps, which cannot sign in.
+pub async fn schedule_feed(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, AppError> {
+    let body = crate::services::feeds::schedule_ics(&st, &path, &query.token).await?;
+    Ok(calendar_response(body))
+}
+
+/// `GET /users/{id}/oncall.ics?token=...`: one person's shifts on every schedule.
+pub async fn user_feed(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, AppError> {
+    let body = crate::services::feeds::user_ics(&st, &path, &query.token).await?;
+    Ok(calendar_response(body))
+}
+
+pub async fn rotate_feed(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    crate::services::feeds::rotate_schedule_feed(&st, &who.actor(Some(ip.0)), &path).await?;
+    Ok(redirect_with(
+        &format!("/schedules/{}", path.as_str()),
+        Flash::success("Calendar link replaced; the old one no longer works."),
+    ))
+}
+
+pub async fn create_backup(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let backup = schedules::create_backup(&st, &who.actor(Some(ip.0)), &path).await?;
+    Ok(redirect_with(
+        &format!("/schedules/{}", backup.id),
+        Flash::success(format!(
+            "Schedule '{}' created: the same people, one place later.",
+            backup.name
+        )),
+    ))
+}
