@@ -52,7 +52,11 @@ fn schedule() -> Schedule {
         time_zone: chrono_tz::Europe::London,
         versions: vec![Version {
             effective_from: DateTime::<Utc>::UNIX_EPOCH,
-            layers: vec![layer("7x24", RotationUnit::Weekly, 0..50), weekend, business],
+            layers: vec![
+                layer("7x24", RotationUnit::Weekly, 0..50),
+                weekend,
+                business,
+            ],
         }],
         overrides: (0..20)
             .map(|i| Override {

@@ -4,6 +4,7 @@ pub mod alert;
 pub mod audit;
 pub mod ids;
 pub mod incident;
+pub mod oncall_load;
 pub mod schedule;
 pub mod service;
 pub mod severity;

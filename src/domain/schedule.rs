@@ -2132,16 +2132,34 @@ mod tests {
     fn on_call_at_timing() {
         let s = busy_schedule();
         let base = utc("2026-01-01T00:00:00Z");
-        let n: i64 = 100_000;
+        // Spread over a year and every hour of the week, so each layer and override gets its turn.
+        let instants: Vec<_> = (0..100_000i64)
+            .map(|i| base + TimeDelta::seconds(i * 317))
+            .collect();
         let started = std::time::Instant::now();
-        let mut named = 0usize;
-        for i in 0..n {
-            let at = base + TimeDelta::seconds(i * 317);
-            named += usize::from(s.on_call_at(at, &everyone).is_some());
-        }
-        let per_call = started.elapsed() / u32::try_from(n).unwrap();
-        assert_eq!(named, usize::try_from(n).unwrap());
-        println!("on_call_at: {per_call:?} per call over {n} calls");
+        let named = instants
+            .iter()
+            .filter(|at| s.on_call_at(**at, &everyone).is_some())
+            .count();
+        let mean = started.elapsed() / u32::try_from(instants.len()).unwrap();
+        assert_eq!(named, instants.len());
+        let mut each: Vec<_> = instants
+            .iter()
+            .map(|at| {
+                let t = std::time::Instant::now();
+                std::hint::black_box(s.on_call_at(*at, &everyone));
+                t.elapsed()
+            })
+            .collect();
+        each.sort();
+        let pct = |p: usize| each[each.len() * p / 100 - 1];
+        println!(
+            "on_call_at over {} calls: mean {mean:?}, p50 {:?}, p99 {:?}, max {:?}",
+            instants.len(),
+            pct(50),
+            pct(99),
+            pct(100)
+        );
     }
 
     // ---- validation ----

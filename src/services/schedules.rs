@@ -797,3 +797,62 @@ pub async fn create_backup(
     };
     create(st, actor, &input).await
 }
+
+/// What a manager reviews for one schedule: coverage gaps in the coming four weeks, and who
+/// carried how much of a month.
+pub struct Review {
+    pub detail: ScheduleDetail,
+    pub gaps_from: DateTime<Utc>,
+    pub gaps_to: DateTime<Utc>,
+    pub gaps: Vec<crate::domain::schedule::Gap>,
+    /// `2026-12`
+    pub month: String,
+    pub loads: Vec<(Person, crate::domain::oncall_load::PersonLoad)>,
+    pub month_hours: f64,
+}
+
+/// The review for `month` (`YYYY-MM`, in the schedule's zone; this month when empty).
+pub async fn review(st: &AppState, id: &str, month: Option<&str>) -> Result<Review, AppError> {
+    use crate::domain::oncall_load::{PersonLoad, load_by_person, month_bounds, parse_month};
+    let now = st.clock.now();
+    let probe = get_around(st, id, now).await?;
+    let tz = probe.time_zone;
+    let (year, month) = match month.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(raw) => parse_month(raw).ok_or_else(|| {
+            AppError::invalid("month", format!("'{raw}' is not a month (YYYY-MM)"))
+        })?,
+        None => {
+            let local = now.with_timezone(&tz);
+            (
+                chrono::Datelike::year(&local),
+                chrono::Datelike::month(&local),
+            )
+        }
+    };
+    let (from, to) =
+        month_bounds(tz, year, month).ok_or_else(|| AppError::invalid("month", "not a month"))?;
+    let gaps_to = now + Duration::weeks(4);
+    let detail = get(st, id, from.min(now), to.max(gaps_to)).await?;
+    let shifts = detail.final_shifts(from, to);
+    let loads = load_by_person(&shifts, tz, &[])
+        .into_iter()
+        .map(|load: PersonLoad| {
+            let person = detail.person(&load.user_id).cloned().unwrap_or(Person {
+                id: load.user_id.clone(),
+                email: String::new(),
+                name: "(unknown)".into(),
+                active: false,
+            });
+            (person, load)
+        })
+        .collect();
+    Ok(Review {
+        gaps: detail.gaps(now, gaps_to),
+        gaps_from: now,
+        gaps_to,
+        month: format!("{year:04}-{month:02}"),
+        month_hours: (to - from).num_seconds() as f64 / 3600.0,
+        loads,
+        detail,
+    })
+}

@@ -131,6 +131,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}").route(get().to(schedules::show)))
         .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
         .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
+        .service(resource("/schedules/{id}/review").route(get().to(schedules::review)))
         .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
         .service(
             resource("/schedules/{id}/overrides/{override_id}/delete")
@@ -239,6 +240,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     resource("/schedules/{id}/backup")
                         .route(post().to(api::schedules::create_backup)),
                 )
+                .service(resource("/schedules/{id}/review").route(get().to(api::schedules::review)))
                 .service(resource("/oncall").route(get().to(api::schedules::on_call))),
         );
 }

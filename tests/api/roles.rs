@@ -572,6 +572,19 @@ fn table() -> Vec<Route> {
             AtLeast(Manager, 404),
         ),
         page(
+            Method::GET,
+            "/schedules/{id}/review",
+            "/schedules/{missing}/review",
+            AtLeast(Manager, 404),
+        ),
+        api(
+            Method::GET,
+            "/schedules/{id}/review",
+            "/api/v1/schedules/{missing}/review",
+            None,
+            AtLeast(Manager, 404),
+        ),
+        page(
             Method::POST,
             "/profile/feed/rotate",
             "/profile/feed/rotate",

@@ -69,6 +69,21 @@ on_both_databases! {
         assert_eq!(who, ["ana@example.com", "ben@example.com", "cy@example.com"]);
         assert_eq!(shifts.json["gaps"], json!([]));
         assert!(app.audit_actions().await.contains(&"schedule.created".to_owned()));
+
+        // The manager's review: no gaps ahead, and November's load per person. The rotation
+        // began on 16 November at 09:00, so November has 351 hours on call: Ana and Ben five
+        // full days each, Cy four and the last 15 hours of the month.
+        let review = api.get(&format!("/api/v1/schedules/{id}/review?month=2026-11")).await;
+        assert_eq!(review.status, 200, "{}", review.json);
+        assert_eq!(review.json["gaps"], json!([]));
+        let hours: Vec<(&str, f64)> = review.json["load"].as_array().expect("load").iter().map(|l| (l["user"]["email"].as_str().expect("email"), l["hours"].as_f64().expect("hours"))).collect();
+        assert_eq!(hours, [("ana@example.com", 120.0), ("ben@example.com", 120.0), ("cy@example.com", 111.0)]);
+        let weekend = review.json["load"][0]["weekend_hours"].as_f64().expect("weekend");
+        // Ana's turns from Sunday 22 November (15 hours of Sunday) and Saturday 28 November
+        // (15 hours of Saturday, 9 of Sunday) are her weekend hours.
+        assert_eq!(weekend, 39.0);
+        let bad = api.get(&format!("/api/v1/schedules/{id}/review?month=November")).await;
+        assert_eq!(bad.status, 400);
     }
 
     async fn a_nine_oclock_hand_off_stays_at_nine_across_daylight_saving(app: TestApp) {
@@ -223,7 +238,14 @@ on_both_databases! {
         assert_eq!(clash.status, 422);
         assert!(clash.body.contains("overlaps"), "{}", clash.body);
 
+        // The review page lists the gaps of the coming weeks and draws the load chart.
+        let review = manager.get(&format!("{path}/review?month=2026-11")).await;
+        assert_eq!(review.status, 200);
+        assert!(review.body.contains("with nobody on call"), "{}", review.body);
+        assert!(review.body.contains("<svg class=\"load-chart\"") && review.body.contains("Ben"), "{}", review.body);
+
         let viewer = app.signed_in("viewer").await;
+        assert_eq!(viewer.get(&format!("{path}/review")).await.status, 403);
         let oncall = viewer.get("/oncall").await;
         assert_eq!(oncall.status, 200);
         assert!(oncall.body.contains("Support") && oncall.body.contains("cy@example.com"), "{}", oncall.body);

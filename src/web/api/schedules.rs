@@ -320,3 +320,42 @@ pub async fn create_backup(
     let detail = schedules::create_backup(&st, &who.actor(Some(ip.0)), &path).await?;
     Ok(HttpResponse::Created().json(schedule_json(&st, &detail, st.clock.now())))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewParams {
+    pub month: Option<String>,
+}
+
+/// Coverage gaps in the coming four weeks and the load per person for a month.
+pub async fn review(
+    st: web::Data<AppState>,
+    _who: RequireRole<role::Manager>,
+    path: web::Path<String>,
+    params: web::Query<ReviewParams>,
+) -> Result<HttpResponse, AppError> {
+    use crate::domain::oncall_load::PersonLoad;
+    let review = schedules::review(&st, &path, params.month.as_deref()).await?;
+    let hours = |d: Duration| (PersonLoad::hours(d) * 100.0).round() / 100.0;
+    Ok(HttpResponse::Ok().json(json!({
+        "schedule_id": review.detail.id,
+        "gaps": review
+            .gaps
+            .iter()
+            .map(|g| json!({"start": rfc3339(&g.start), "end": rfc3339(&g.end)}))
+            .collect::<Vec<_>>(),
+        "month": review.month,
+        "load": review
+            .loads
+            .iter()
+            .map(|(p, l)| json!({
+                "user": {"id": p.id, "email": p.email, "name": p.name},
+                "shifts": l.shifts,
+                "hours": hours(l.total),
+                "night_hours": hours(l.night),
+                "weekend_hours": hours(l.weekend),
+                "holiday_hours": hours(l.holiday),
+            }))
+            .collect::<Vec<_>>(),
+    })))
+}

@@ -780,3 +780,96 @@ pub async fn create_backup(
         )),
     ))
 }
+
+/// One person's bar in the load chart: widths in percent of the heaviest load.
+pub struct LoadBar {
+    pub name: String,
+    pub shifts: usize,
+    pub total: f64,
+    pub night: f64,
+    pub weekend: f64,
+    pub holiday: f64,
+    pub share: f64,
+    pub width: f64,
+    pub y: usize,
+}
+
+#[derive(Template)]
+#[template(path = "schedules/review.html")]
+pub struct ReviewPage {
+    pub ctx: PageCtx,
+    pub review: schedules::Review,
+    pub bars: Vec<LoadBar>,
+    pub chart_height: usize,
+    pub previous: String,
+    pub next: String,
+}
+
+impl ReviewPage {
+    pub fn sched(&self, t: &DateTime<Utc>) -> String {
+        t.with_timezone(&self.review.detail.time_zone)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    pub fn hours(&self, h: &f64) -> String {
+        format!("{h:.1}")
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReviewQuery {
+    pub month: String,
+}
+
+fn shift_month(month: &str, by: i32) -> String {
+    let (y, m) = crate::domain::oncall_load::parse_month(month).unwrap_or((2000, 1));
+    let index = y * 12 + i32::try_from(m).unwrap_or(1) - 1 + by;
+    format!(
+        "{:04}-{:02}",
+        index.div_euclid(12),
+        index.rem_euclid(12) + 1
+    )
+}
+
+pub async fn review(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    _who: RequireRole<role::Manager>,
+    path: web::Path<String>,
+    query: web::Query<ReviewQuery>,
+) -> Result<HttpResponse, AppError> {
+    let review = schedules::review(&st, &path, Some(&query.month)).await?;
+    let hours = |d: Duration| crate::domain::oncall_load::PersonLoad::hours(d);
+    let heaviest = review
+        .loads
+        .iter()
+        .map(|(_, l)| hours(l.total))
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let bars = review
+        .loads
+        .iter()
+        .enumerate()
+        .map(|(i, (person, load))| LoadBar {
+            name: person.name.clone(),
+            shifts: load.shifts,
+            total: hours(load.total),
+            night: hours(load.night),
+            weekend: hours(load.weekend),
+            holiday: hours(load.holiday),
+            share: hours(load.total) / review.month_hours * 100.0,
+            width: hours(load.total) / heaviest * 100.0,
+            y: i * 28,
+        })
+        .collect::<Vec<_>>();
+    page(&ReviewPage {
+        chart_height: bars.len().max(1) * 28,
+        previous: shift_month(&review.month, -1),
+        next: shift_month(&review.month, 1),
+        bars,
+        review,
+        ctx,
+    })
+}
