@@ -241,6 +241,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedule_holidays (id) {
+        id -> Text,
+        schedule_id -> Text,
+        day -> Date,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(integrations -> services (service_id));
 diesel::joinable!(incidents -> services (service_id));
 diesel::joinable!(alerts -> incidents (incident_id));
@@ -261,4 +271,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedules,
     schedule_versions,
     schedule_overrides,
+    schedule_holidays,
 );

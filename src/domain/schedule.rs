@@ -272,27 +272,33 @@ impl Layer {
         if at < first {
             return None;
         }
-        let k = match self.rotation.step() {
-            Step::Hours(h) => u64::try_from((at - first).num_seconds() / (h * 3600)).ok()?,
+        let max_end = DateTime::<Utc>::MAX_UTC;
+        match self.rotation.step() {
+            Step::Hours(h) => {
+                let k = u64::try_from((at - first).num_seconds() / (h * 3600)).ok()?;
+                let start = self.turn_start(tz, first, k)?;
+                let end = self.turn_start(tz, first, k + 1).unwrap_or(max_end);
+                Some((k, start, end))
+            }
             Step::Days(d) => {
                 let days = (local_date(tz, at)? - self.start).num_days();
                 let mut k = u64::try_from(days.max(0)).ok()? / d;
+                let mut start = self.turn_start(tz, first, k)?;
                 // The local date puts `at` in turn k or, before that day's hand-off, in turn k-1;
                 // loops rather than a single step so odd zones (day-long gaps) stay correct.
-                while k > 0 && self.turn_start(tz, first, k).is_none_or(|s| s > at) {
+                while k > 0 && start > at {
                     k -= 1;
+                    start = self.turn_start(tz, first, k)?;
                 }
-                while self.turn_start(tz, first, k + 1).is_some_and(|s| s <= at) {
+                let mut end = self.turn_start(tz, first, k + 1).unwrap_or(max_end);
+                while end <= at && end < max_end {
                     k += 1;
+                    start = end;
+                    end = self.turn_start(tz, first, k + 1).unwrap_or(max_end);
                 }
-                k
+                Some((k, start, end))
             }
-        };
-        let start = self.turn_start(tz, first, k)?;
-        let end = self
-            .turn_start(tz, first, k + 1)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        Some((k, start, end))
+        }
     }
 
     fn pieces(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, out: &mut Vec<Piece>) {
@@ -301,19 +307,16 @@ impl Layer {
             return;
         }
         let first = self.first_handoff(tz);
-        let from = max(from, first);
-        if from >= to {
-            return;
-        }
-        let Some((mut k, mut start, _)) = self.turn_index_at(tz, first, from) else {
+        let windows = self.active_windows(tz, max(from, first), to);
+        // Turns outside every window contribute nothing, so start at the first window.
+        let (Some(&(from, _)), Some(&(_, to))) = (windows.first(), windows.last()) else {
             return;
         };
-        let windows = self.active_windows(tz, from, to);
+        let Some((mut k, mut start, mut end)) = self.turn_index_at(tz, first, from) else {
+            return;
+        };
         let mut w = 0;
-        while start < to {
-            let end = self
-                .turn_start(tz, first, k + 1)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        loop {
             let (lo, hi) = (max(start, from), min(end, to));
             while windows.get(w).is_some_and(|win| win.1 <= lo) {
                 w += 1;
@@ -329,11 +332,16 @@ impl Layer {
                     });
                 }
             }
+            if end >= to {
+                break;
+            }
             k += 1;
             start = end;
+            end = self
+                .turn_start(tz, first, k + 1)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
         }
     }
-
     /// The union of the restriction windows within [from, to), sorted, merged where they touch
     /// so a shift is not cut at a boundary that is not a hand-off.
     fn active_windows(
@@ -342,6 +350,9 @@ impl Layer {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        if from >= to {
+            return Vec::new();
+        }
         if self.restrictions.is_empty() {
             return vec![(from, to)];
         }
@@ -487,7 +498,7 @@ impl Schedule {
         to: DateTime<Utc>,
         is_active: &dyn Fn(&str) -> bool,
     ) -> Vec<Shift> {
-        self.resolve(from, to, is_active)
+        self.resolve(from, to, is_active, 0)
             .into_iter()
             .map(Seg::to_shift)
             .collect()
@@ -498,11 +509,29 @@ impl Schedule {
     /// away, bounded by the turn (or override) it comes from, so consecutive turns of the same
     /// person show as separate shifts here.
     pub fn on_call_at(&self, at: DateTime<Utc>, is_active: &dyn Fn(&str) -> bool) -> Option<Shift> {
-        let (lo, hi) = self.winner_extent(at, is_active)?;
-        self.resolve(lo, hi, is_active)
-            .into_iter()
-            .find(|s| s.contains(at))
-            .map(Seg::to_shift)
+        let (lo, hi, floor) = self.winner_extent(at, is_active)?;
+        // Resolving a whole weekly turn costs dozens of zone lookups; most shifts are far shorter,
+        // so look close to `at` first and widen only a side where the shift reaches the edge.
+        let (mut back, mut ahead) = (TimeDelta::hours(12), TimeDelta::hours(12));
+        loop {
+            let from = at.checked_sub_signed(back).map_or(lo, |t| max(t, lo));
+            let to = at.checked_add_signed(ahead).map_or(hi, |t| min(t, hi));
+            let seg = self
+                .resolve(from, to, is_active, floor)
+                .into_iter()
+                .find(|s| s.contains(at))?;
+            let open_before = seg.start == from && from > lo;
+            let open_after = seg.end == to && to < hi;
+            if !open_before && !open_after {
+                return Some(seg.to_shift());
+            }
+            if open_before {
+                back = back * 2;
+            }
+            if open_after {
+                ahead = ahead * 2;
+            }
+        }
     }
 
     /// Spans of [from, to) where nobody is on call.
@@ -517,7 +546,7 @@ impl Schedule {
             return gaps;
         }
         let mut cursor = from;
-        for seg in self.resolve(from, to, is_active) {
+        for seg in self.resolve(from, to, is_active, 0) {
             if seg.start > cursor {
                 gaps.push(Gap {
                     start: cursor,
@@ -559,11 +588,14 @@ impl Schedule {
         )
     }
 
+    /// Layers below index `floor` are left out: they cannot change a shift that wins above them,
+    /// which is all `on_call_at` needs.
     fn resolve<'a>(
         &'a self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         is_active: &dyn Fn(&str) -> bool,
+        floor: usize,
     ) -> Vec<Seg<'a>> {
         let mut layer_track = Vec::new();
         if from >= to {
@@ -579,6 +611,9 @@ impl Schedule {
             }
             tracks.clear();
             for (index, layer) in layers.iter().enumerate().rev() {
+                if index < floor {
+                    break;
+                }
                 pieces.clear();
                 layer.pieces(tz, lo, hi, &mut pieces);
                 let source = SourceRef::Layer(index, &layer.name);
@@ -620,43 +655,30 @@ impl Schedule {
         out
     }
 
-    /// The span to resolve for `on_call_at`: the turn (clipped to its restriction window and its
-    /// version) or override that wins at `at`. Anything that shortens the final shift lies inside
-    /// it, and resolving only this span keeps a point lookup independent of the range of history.
+    /// Where to look for the shift `on_call_at` returns, as (start, end, lowest layer that can
+    /// matter): the span of the override or turn (clipped to its version) that wins at `at`. The
+    /// shift cannot reach beyond it, and layers below the winner cannot cut it short.
     fn winner_extent(
         &self,
         at: DateTime<Utc>,
         is_active: &dyn Fn(&str) -> bool,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>, usize)> {
         if let Some(o) = self
             .overrides
             .iter()
             .rev()
             .find(|o| o.start <= at && at < o.end && is_active(&o.user_id))
         {
-            return Some((o.start, o.end));
+            return Some((o.start, o.end, usize::MAX));
         }
         let tz = self.time_zone;
         let (vs, ve, layers) = self.spans().find(|(s, e, _)| *s <= at && at < *e)?;
-        for layer in layers.iter().rev() {
-            let Some((p, start, end)) = layer.turn_at(tz, at) else {
-                continue;
-            };
+        layers.iter().enumerate().rev().find_map(|(index, layer)| {
+            let (p, start, end) = layer.turn_at(tz, at)?;
             let active = layer.participants.get(p).is_some_and(|u| is_active(u));
-            if !active || !layer.restriction_allows(tz, at) {
-                continue;
-            }
-            let (lo, hi) = (max(start, vs), min(end, ve));
-            if layer.restrictions.is_empty() {
-                return Some((lo, hi));
-            }
-            let mut pieces = Vec::new();
-            layer.pieces(tz, lo, hi, &mut pieces);
-            if let Some(piece) = pieces.iter().find(|p| p.start <= at && at < p.end) {
-                return Some((piece.start, piece.end));
-            }
-        }
-        None
+            (active && layer.restriction_allows(tz, at))
+                .then(|| (max(start, vs), min(end, ve), index))
+        })
     }
 }
 
@@ -2527,6 +2549,48 @@ mod tests {
             })
         }
 
+        /// Who should be on call at `at`, straight from the rules, instant by instant.
+        fn reference_on_call(
+            s: &Schedule,
+            at: DateTime<Utc>,
+            active: &dyn Fn(&str) -> bool,
+        ) -> Option<(String, Source)> {
+            if let Some(o) = s
+                .overrides
+                .iter()
+                .rev()
+                .find(|o| o.start <= at && at < o.end && active(&o.user_id))
+            {
+                return Some((o.user_id.clone(), Source::Override { id: o.id.clone() }));
+            }
+            let tz = s.time_zone;
+            let version = s.versions.iter().rev().find(|v| v.effective_from <= at)?;
+            version
+                .layers
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(index, l)| {
+                    let (p, _, _) = l.turn_at(tz, at)?;
+                    let user = &l.participants[p];
+                    (reference_window(l, tz, at) && active(user)).then(|| {
+                        let name = l.name.clone();
+                        (user.clone(), Source::Layer { index, name })
+                    })
+                })
+        }
+
+        /// Whether `t` is a point where `source` legitimately starts a new shift for the same
+        /// person: a hand-off of its own layer or the start of a version.
+        fn is_handoff(s: &Schedule, source: &Source, t: DateTime<Utc>) -> bool {
+            let Some(version) = s.versions.iter().rev().find(|v| v.effective_from <= t) else {
+                return false;
+            };
+            version.effective_from == t
+                || matches!(source, Source::Layer { index, .. }
+                    if version.layers[*index].turn_at(s.time_zone, t).is_some_and(|(_, start, _)| start == t))
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(192))]
 
@@ -2672,8 +2736,47 @@ mod tests {
                         prop_assert!(max(got.start, from) >= expected.start);
                         prop_assert!(min(got.end, to) <= expected.end);
                         let whole = s.final_shifts(got.start, got.end, &active);
-                        prop_assert_eq!(whole, vec![got]);
+                        prop_assert_eq!(&whole, &vec![got.clone()]);
+                        // Full extent: the same person from the same source just outside the
+                        // shift is only possible across a hand-off.
+                        let tick = TimeDelta::nanoseconds(1);
+                        for (outside, edge) in [(got.start - tick, got.start), (got.end, got.end)] {
+                            if let Some(next) = s.on_call_at(outside, &active)
+                                && next.user_id == got.user_id
+                                && next.source == got.source
+                            {
+                                prop_assert!(is_handoff(&s, &got.source, edge), "not extended over {}", edge);
+                            }
+                        }
                     }
+                }
+            }
+
+            /// (5) At any instant, the final shift names whoever the rules name: an active
+            /// override's user, else the top layer whose turn is active and whose user is.
+            #[test]
+            fn final_shifts_follow_the_rules_instant_by_instant(
+                s in schedule(),
+                flags in activity(),
+                from in instant(),
+                hours in 1i64..24 * 15,
+                probes in prop::collection::vec(0.0f64..1.0, 8),
+            ) {
+                let active = is_active(flags);
+                let to = from + TimeDelta::hours(hours);
+                let shifts = s.final_shifts(from, to, &active);
+                let mut probes: Vec<_> = probes
+                    .into_iter()
+                    .map(|f| from + TimeDelta::seconds((f * (to - from).num_seconds() as f64) as i64))
+                    .collect();
+                // The edges of every shift are where mistakes hide.
+                probes.extend(shifts.iter().flat_map(|sh| [sh.start, sh.end - TimeDelta::nanoseconds(1)]));
+                for at in probes {
+                    let got = shifts
+                        .iter()
+                        .find(|sh| sh.start <= at && at < sh.end)
+                        .map(|sh| (sh.user_id.clone(), sh.source.clone()));
+                    prop_assert_eq!(got, reference_on_call(&s, at, &active), "at {}", at);
                 }
             }
         }

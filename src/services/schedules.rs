@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::db::repo::schedules::{
-    self as repo, NewOverride, NewSchedule, OverrideRow, ScheduleRow,
+    self as repo, HolidayRow, NewOverride, NewSchedule, OverrideRow, ScheduleRow,
 };
 use crate::db::repo::{from_db, users};
 use crate::db::{DbConn, is_unique_violation};
@@ -177,6 +177,8 @@ pub struct ScheduleDetail {
     pub schedule: Schedule,
     /// The overrides loaded (those near the instant or range asked about), with their reasons.
     pub overrides: Vec<OverrideRow>,
+    /// Holidays, by day (local dates in the schedule's zone).
+    pub holidays: Vec<HolidayRow>,
     pub people: HashMap<String, Person>,
 }
 
@@ -191,6 +193,14 @@ impl ScheduleDetail {
             .or_else(|| versions.first())
             .map(|v| v.layers.as_slice())
             .unwrap_or(&[])
+    }
+
+    pub fn holiday_on(&self, day: NaiveDate) -> Option<&HolidayRow> {
+        self.holidays.iter().find(|h| h.day == day)
+    }
+
+    pub fn holiday_days(&self) -> Vec<NaiveDate> {
+        self.holidays.iter().map(|h| h.day).collect()
     }
 
     pub fn person(&self, id: &str) -> Option<&Person> {
@@ -233,6 +243,7 @@ fn detail(
     row: ScheduleRow,
     versions: Vec<repo::VersionRow>,
     overrides: Vec<OverrideRow>,
+    holidays: Vec<HolidayRow>,
     people: HashMap<String, Person>,
 ) -> Result<ScheduleDetail, AppError> {
     let time_zone = parse_time_zone(&row.time_zone)
@@ -270,6 +281,7 @@ fn detail(
             overrides: domain_overrides,
         },
         overrides,
+        holidays,
         people,
     })
 }
@@ -288,8 +300,9 @@ fn load(
     let ids = [row.id.clone()];
     let versions = repo::versions_of(conn, &ids)?;
     let overrides = repo::overrides_between(conn, &ids, from, to)?;
+    let holidays = repo::holidays_of(conn, &ids)?;
     let people = people(conn)?;
-    detail(row, versions, overrides, people)
+    detail(row, versions, overrides, holidays, people)
 }
 
 /// Every schedule, with the overrides that overlap [from, to).
@@ -308,12 +321,17 @@ fn load_all(
     for o in repo::overrides_between(conn, &ids, from, to)? {
         overrides.entry(o.schedule_id.clone()).or_default().push(o);
     }
+    let mut holidays: HashMap<String, Vec<HolidayRow>> = HashMap::new();
+    for h in repo::holidays_of(conn, &ids)? {
+        holidays.entry(h.schedule_id.clone()).or_default().push(h);
+    }
     let people = people(conn)?;
     rows.into_iter()
         .map(|row| {
             let v = versions.remove(&row.id).unwrap_or_default();
             let o = overrides.remove(&row.id).unwrap_or_default();
-            detail(row, v, o, people.clone())
+            let h = holidays.remove(&row.id).unwrap_or_default();
+            detail(row, v, o, h, people.clone())
         })
         .collect()
 }
@@ -834,7 +852,7 @@ pub async fn review(st: &AppState, id: &str, month: Option<&str>) -> Result<Revi
     let gaps_to = now + Duration::weeks(4);
     let detail = get(st, id, from.min(now), to.max(gaps_to)).await?;
     let shifts = detail.final_shifts(from, to);
-    let loads = load_by_person(&shifts, tz, &[])
+    let loads = load_by_person(&shifts, tz, &detail.holiday_days())
         .into_iter()
         .map(|load: PersonLoad| {
             let person = detail.person(&load.user_id).cloned().unwrap_or(Person {
@@ -855,4 +873,87 @@ pub async fn review(st: &AppState, id: &str, month: Option<&str>) -> Result<Revi
         loads,
         detail,
     })
+}
+
+/// Marks a day as a holiday on the schedule (shown on the timeline, counted apart in the load).
+pub async fn add_holiday(
+    st: &AppState,
+    actor: &Actor,
+    schedule_id: &str,
+    day: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    let mut errors = FieldErrors::new();
+    let day = errors.check(
+        "day",
+        NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("'{}' is not a date (YYYY-MM-DD)", day.trim())),
+    );
+    let name = errors.check("holiday", bounded_text(name, "the holiday's name", 100));
+    let (Some(day), Some(name)) = (day, name) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let (schedule_id, actor, now) = (schedule_id.to_owned(), actor.clone(), st.clock.now());
+    st.db
+        .write(move |c| {
+            let schedule = load(c, &schedule_id, now, now)?;
+            if let Some(existing) = schedule.holiday_on(day) {
+                return Err(AppError::invalid(
+                    "day",
+                    format!("{day} is already a holiday here ({})", existing.name),
+                ));
+            }
+            match repo::insert_holiday(c, &new_id(), &schedule_id, day, &name, now) {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(AppError::invalid(
+                        "day",
+                        format!("{day} is already a holiday here"),
+                    ));
+                }
+                other => other?,
+            }
+            repo::touch(c, &schedule_id, now)?;
+            audit::record(
+                c,
+                now,
+                &actor,
+                AuditAction::ScheduleUpdated,
+                Some(("schedule", &schedule_id)),
+                &format!("holiday {day} ({name}) added to '{}'", schedule.name),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn remove_holiday(
+    st: &AppState,
+    actor: &Actor,
+    schedule_id: &str,
+    holiday_id: &str,
+) -> Result<(), AppError> {
+    let (schedule_id, holiday_id, actor, now) = (
+        schedule_id.to_owned(),
+        holiday_id.to_owned(),
+        actor.clone(),
+        st.clock.now(),
+    );
+    st.db
+        .write(move |c| {
+            if !is_valid_id(&holiday_id) || repo::delete_holiday(c, &schedule_id, &holiday_id)? == 0
+            {
+                return Err(AppError::NotFound);
+            }
+            repo::touch(c, &schedule_id, now)?;
+            audit::record(
+                c,
+                now,
+                &actor,
+                AuditAction::ScheduleUpdated,
+                Some(("schedule", &schedule_id)),
+                "holiday removed",
+            )?;
+            Ok(())
+        })
+        .await
 }

@@ -132,6 +132,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
         .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
         .service(resource("/schedules/{id}/review").route(get().to(schedules::review)))
+        .service(resource("/schedules/{id}/holidays").route(post().to(schedules::add_holiday)))
+        .service(
+            resource("/schedules/{id}/holidays/{holiday_id}/delete")
+                .route(post().to(schedules::remove_holiday)),
+        )
         .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
         .service(
             resource("/schedules/{id}/overrides/{override_id}/delete")
@@ -241,6 +246,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(post().to(api::schedules::create_backup)),
                 )
                 .service(resource("/schedules/{id}/review").route(get().to(api::schedules::review)))
+                .service(
+                    resource("/schedules/{id}/holidays")
+                        .route(post().to(api::schedules::add_holiday)),
+                )
+                .service(
+                    resource("/schedules/{id}/holidays/{holiday_id}")
+                        .route(delete().to(api::schedules::remove_holiday)),
+                )
                 .service(resource("/oncall").route(get().to(api::schedules::on_call))),
         );
 }

@@ -586,6 +586,32 @@ fn table() -> Vec<Route> {
         ),
         page(
             Method::POST,
+            "/schedules/{id}/holidays",
+            "/schedules/{missing}/holidays",
+            AtLeast(Manager, 404),
+        ),
+        page(
+            Method::POST,
+            "/schedules/{id}/holidays/{holiday_id}/delete",
+            "/schedules/{missing}/holidays/{missing}/delete",
+            AtLeast(Manager, 404),
+        ),
+        api(
+            Method::POST,
+            "/schedules/{id}/holidays",
+            "/api/v1/schedules/{missing}/holidays",
+            Some(json!({"date": "2026-12-25", "name": "Christmas Day"})),
+            AtLeast(Manager, 404),
+        ),
+        api(
+            Method::DELETE,
+            "/schedules/{id}/holidays/{holiday_id}",
+            "/api/v1/schedules/{missing}/holidays/{missing}",
+            None,
+            AtLeast(Manager, 404),
+        ),
+        page(
+            Method::POST,
             "/profile/feed/rotate",
             "/profile/feed/rotate",
             AtLeast(Viewer, 303),

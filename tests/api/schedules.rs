@@ -84,6 +84,23 @@ on_both_databases! {
         assert_eq!(weekend, 39.0);
         let bad = api.get(&format!("/api/v1/schedules/{id}/review?month=November")).await;
         assert_eq!(bad.status, 400);
+
+        // A holiday on Sunday 22 November: Ana's shift from 09:00 holds 15 holiday hours.
+        let holiday = api.post(&format!("/api/v1/schedules/{id}/holidays"), json!({"date": "2026-11-22", "name": "Team day off"})).await;
+        assert_eq!(holiday.status, 201, "{}", holiday.json);
+        assert_eq!(holiday.json["holidays"][0]["name"], "Team day off");
+        let twice = api.post(&format!("/api/v1/schedules/{id}/holidays"), json!({"date": "2026-11-22", "name": "Again"})).await;
+        assert_eq!(twice.status, 400);
+        assert!(twice.json["detail"].as_str().expect("detail").contains("already a holiday"));
+        let not_a_day = api.post(&format!("/api/v1/schedules/{id}/holidays"), json!({"date": "22/11/2026", "name": "x"})).await;
+        assert_eq!(not_a_day.status, 400);
+        let review = api.get(&format!("/api/v1/schedules/{id}/review?month=2026-11")).await;
+        assert_eq!(review.json["load"][0]["holiday_hours"], 15.0);
+        assert_eq!(review.json["load"][1]["holiday_hours"], 0.0);
+        let holiday_id = holiday.json["holidays"][0]["id"].as_str().expect("id");
+        assert_eq!(api.delete(&format!("/api/v1/schedules/{id}/holidays/{holiday_id}")).await.status, 204);
+        let review = api.get(&format!("/api/v1/schedules/{id}/review?month=2026-11")).await;
+        assert_eq!(review.json["load"][0]["holiday_hours"], 0.0);
     }
 
     async fn a_nine_oclock_hand_off_stays_at_nine_across_daylight_saving(app: TestApp) {
@@ -237,6 +254,14 @@ on_both_databases! {
         let clash = manager.submit(&path, &format!("{path}/overrides"), &[("user", "ben@example.com"), ("start", "2026-11-22T19:00"), ("end", "2026-11-22T21:00")]).await;
         assert_eq!(clash.status, 422);
         assert!(clash.body.contains("overlaps"), "{}", clash.body);
+
+        // A holiday typed in on the page is marked on the timeline.
+        let marked = manager.submit(&path, &format!("{path}/holidays"), &[("day", "2026-11-26"), ("holiday", "Thanksgiving")]).await;
+        assert_eq!(marked.status, 303, "{}", marked.body);
+        let with_holiday = manager.get(&path).await;
+        assert!(with_holiday.body.contains("title=\"Holiday: Thanksgiving\""), "{}", with_holiday.body);
+        let nameless = manager.submit(&path, &format!("{path}/holidays"), &[("day", "2026-11-27"), ("holiday", "")]).await;
+        assert_eq!(nameless.status, 422);
 
         // The review page lists the gaps of the coming weeks and draws the load chart.
         let review = manager.get(&format!("{path}/review?month=2026-11")).await;

@@ -1,11 +1,13 @@
 //! Queries on `schedules`, their rotation versions and their overrides.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::to_db;
 use crate::db::DbConn;
-use crate::db::schema::{schedule_overrides, schedule_versions, schedules, users};
+use crate::db::schema::{
+    schedule_holidays, schedule_overrides, schedule_versions, schedules, users,
+};
 
 /// A schedule as stored; its layers live in [`VersionRow`]s.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -254,4 +256,51 @@ pub fn bump_user_feed_generation(conn: &mut DbConn, user_id: &str) -> QueryResul
     diesel::update(users::table.find(user_id))
         .set(users::feed_generation.eq(users::feed_generation + 1))
         .execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = schedule_holidays)]
+pub struct HolidayRow {
+    pub id: String,
+    pub schedule_id: String,
+    pub day: NaiveDate,
+    pub name: String,
+}
+
+pub fn insert_holiday(
+    conn: &mut DbConn,
+    id: &str,
+    schedule_id: &str,
+    day: NaiveDate,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(schedule_holidays::table)
+        .values((
+            schedule_holidays::id.eq(id),
+            schedule_holidays::schedule_id.eq(schedule_id),
+            schedule_holidays::day.eq(day),
+            schedule_holidays::name.eq(name),
+            schedule_holidays::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_holiday(conn: &mut DbConn, schedule_id: &str, id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        schedule_holidays::table
+            .find(id)
+            .filter(schedule_holidays::schedule_id.eq(schedule_id)),
+    )
+    .execute(conn)
+}
+
+/// Holidays of the schedules named, by day.
+pub fn holidays_of(conn: &mut DbConn, schedule_ids: &[String]) -> QueryResult<Vec<HolidayRow>> {
+    schedule_holidays::table
+        .filter(schedule_holidays::schedule_id.eq_any(schedule_ids))
+        .order(schedule_holidays::day.asc())
+        .select(HolidayRow::as_select())
+        .load(conn)
 }

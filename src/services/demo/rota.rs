@@ -169,5 +169,15 @@ pub async fn fill(st: &AppState, actor: &Actor) -> Result<RotaSummary, AppError>
         reason: "Sick day".into(),
     };
     schedules::add_override(st, actor, &primary.id, &sick).await?;
+    // The holidays the operations guide asks to plan for, marked on the primary rota.
+    let year = now.year();
+    for (day, name) in [
+        (format!("{year}-12-24"), "Christmas Eve"),
+        (format!("{year}-12-25"), "Christmas Day"),
+        (format!("{year}-12-26"), "Boxing Day"),
+        (format!("{}-01-01", year + 1), "New Year's Day"),
+    ] {
+        schedules::add_holiday(st, actor, &primary.id, &day, name).await?;
+    }
     Ok(RotaSummary { schedules: 3 })
 }

@@ -73,6 +73,11 @@ fn schedule_json(st: &AppState, detail: &ScheduleDetail, now: DateTime<Utc>) -> 
         "version": detail.version,
         "layers": detail.layers_at(now).iter().map(|l| layer_json(detail, l)).collect::<Vec<_>>(),
         "on_call_now": detail.on_call_at(now).map(|s| shift_json(detail, &s)),
+        "holidays": detail
+            .holidays
+            .iter()
+            .map(|h| json!({"id": h.id, "date": h.day.format("%Y-%m-%d").to_string(), "name": h.name}))
+            .collect::<Vec<_>>(),
         "created_at": rfc3339(&detail.created_at),
         "updated_at": rfc3339(&detail.updated_at),
     })
@@ -358,4 +363,34 @@ pub async fn review(
             }))
             .collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayBody {
+    pub date: String,
+    pub name: String,
+}
+
+pub async fn add_holiday(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    body: web::Json<HolidayBody>,
+) -> Result<HttpResponse, AppError> {
+    schedules::add_holiday(&st, &who.actor(Some(ip.0)), &path, &body.date, &body.name).await?;
+    let detail = schedules::get_around(&st, &path, st.clock.now()).await?;
+    Ok(HttpResponse::Created().json(schedule_json(&st, &detail, st.clock.now())))
+}
+
+pub async fn remove_holiday(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (schedule_id, holiday_id) = path.into_inner();
+    schedules::remove_holiday(&st, &who.actor(Some(ip.0)), &schedule_id, &holiday_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -328,6 +328,8 @@ pub struct DayMark {
     pub label: String,
     pub today: bool,
     pub weekend: bool,
+    /// The holiday's name, when the day is one.
+    pub holiday: Option<String>,
 }
 
 /// The override list under the timeline.
@@ -356,6 +358,8 @@ pub struct SchedulePage {
     pub form: OverrideForm,
     pub errors: FieldErrors,
     pub feed_url: String,
+    pub holiday_form: HolidayForm,
+    pub holiday_errors: FieldErrors,
 }
 
 impl SchedulePage {
@@ -586,6 +590,7 @@ async fn schedule_page(
                 label: date.format("%a %d").to_string(),
                 today: d == 0,
                 weekend: weekday == "Sat" || weekday == "Sun",
+                holiday: detail.holiday_on(date).map(|h| h.name.clone()),
             }
         })
         .collect();
@@ -619,6 +624,8 @@ async fn schedule_page(
         detail,
         form,
         errors,
+        holiday_form: HolidayForm::default(),
+        holiday_errors: FieldErrors::new(),
         ctx,
     })
 }
@@ -872,4 +879,58 @@ pub async fn review(
         review,
         ctx,
     })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HolidayForm {
+    pub day: String,
+    pub holiday: String,
+}
+
+pub async fn add_holiday(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    form: web::Form<HolidayForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    match schedules::add_holiday(&st, &who.actor(Some(ip.0)), &path, &form.day, &form.holiday).await
+    {
+        Ok(()) => Ok(redirect_with(
+            &format!("/schedules/{}#holidays", path.as_str()),
+            Flash::success(format!("{} marked as a holiday.", form.day.trim())),
+        )),
+        Err(e) => {
+            let errors = fields(e)?;
+            let mut page = schedule_page(
+                &st,
+                ctx,
+                &path,
+                2,
+                OverrideForm::default(),
+                FieldErrors::new(),
+            )
+            .await?;
+            page.holiday_form = form;
+            page.holiday_errors = errors;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+    }
+}
+
+pub async fn remove_holiday(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Manager>,
+    ip: ClientIp,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (schedule_id, holiday_id) = path.into_inner();
+    schedules::remove_holiday(&st, &who.actor(Some(ip.0)), &schedule_id, &holiday_id).await?;
+    Ok(redirect_with(
+        &format!("/schedules/{schedule_id}#holidays"),
+        Flash::success("Holiday removed."),
+    ))
 }
