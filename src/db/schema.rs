@@ -251,6 +251,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    handoff_notes (id) {
+        id -> Text,
+        schedule_id -> Text,
+        author_id -> Nullable<Text>,
+        author -> Text,
+        at -> Timestamp,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(integrations -> services (service_id));
 diesel::joinable!(incidents -> services (service_id));
 diesel::joinable!(alerts -> incidents (incident_id));
@@ -272,4 +283,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_versions,
     schedule_overrides,
     schedule_holidays,
+    handoff_notes,
 );

@@ -957,3 +957,102 @@ pub async fn remove_holiday(
         })
         .await
 }
+
+const NOTE_MAX: usize = 4000;
+
+/// Adds a note to the schedule's hand-off log, written by whoever is signed in.
+pub async fn add_note(
+    st: &AppState,
+    actor: &Actor,
+    author_name: &str,
+    schedule_id: &str,
+    body: &str,
+) -> Result<repo::NoteRow, AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::invalid(
+            "body",
+            "write something for the next person",
+        ));
+    }
+    if body.chars().count() > NOTE_MAX {
+        return Err(AppError::invalid(
+            "body",
+            format!("a note may be at most {NOTE_MAX} characters"),
+        ));
+    }
+    let (schedule_id, body, actor, author, now) = (
+        schedule_id.to_owned(),
+        body.to_owned(),
+        actor.clone(),
+        author_name.to_owned(),
+        st.clock.now(),
+    );
+    st.db
+        .write(move |c| {
+            let schedule = load(c, &schedule_id, now, now)?;
+            let id = new_id();
+            repo::insert_note(
+                c,
+                &id,
+                &schedule.id,
+                actor.user_id.as_deref(),
+                &author,
+                &body,
+                now,
+            )?;
+            Ok(repo::NoteRow {
+                id,
+                schedule_id: schedule.id,
+                author_id: actor.user_id.clone(),
+                author,
+                at: now.naive_utc(),
+                body,
+            })
+        })
+        .await
+}
+
+/// The schedule's hand-off log, newest first, filtered by the words of `search`.
+pub async fn notes(
+    st: &AppState,
+    schedule_id: &str,
+    search: &str,
+) -> Result<Vec<repo::NoteRow>, AppError> {
+    let words: Vec<String> = search
+        .split_whitespace()
+        .take(8)
+        .map(str::to_owned)
+        .collect();
+    let id = schedule_id.to_owned();
+    st.db
+        .read(move |c| repo::notes_of(c, &id, &words, 100).map_err(AppError::from))
+        .await
+}
+
+/// What the person on call now should read: the notes written during the previous shift (or
+/// the last day, when nobody is on call).
+pub async fn handoff_notes(
+    st: &AppState,
+    detail: &ScheduleDetail,
+    now: DateTime<Utc>,
+) -> Result<Vec<repo::NoteRow>, AppError> {
+    let (from, to) = match detail.on_call_at(now) {
+        Some(current) => {
+            let previous = detail
+                .final_shifts(current.start - Duration::days(31), current.start)
+                .pop();
+            match previous {
+                Some(p) => (p.start, now),
+                None => (current.start - Duration::days(1), now),
+            }
+        }
+        None => (now - Duration::days(1), now),
+    };
+    let ids = [detail.id.clone()];
+    st.db
+        .read(move |c| {
+            repo::notes_between(c, &ids, from, to + Duration::seconds(1)).map_err(AppError::from)
+        })
+        .await
+}

@@ -132,6 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
         .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
         .service(resource("/schedules/{id}/review").route(get().to(schedules::review)))
+        .service(resource("/schedules/{id}/notes").route(post().to(schedules::add_note)))
         .service(resource("/schedules/{id}/holidays").route(post().to(schedules::add_holiday)))
         .service(
             resource("/schedules/{id}/holidays/{holiday_id}/delete")
@@ -246,6 +247,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(post().to(api::schedules::create_backup)),
                 )
                 .service(resource("/schedules/{id}/review").route(get().to(api::schedules::review)))
+                .service(
+                    resource("/schedules/{id}/notes")
+                        .route(get().to(api::schedules::notes))
+                        .route(post().to(api::schedules::add_note)),
+                )
                 .service(
                     resource("/schedules/{id}/holidays")
                         .route(post().to(api::schedules::add_holiday)),

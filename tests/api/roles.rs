@@ -612,6 +612,26 @@ fn table() -> Vec<Route> {
         ),
         page(
             Method::POST,
+            "/schedules/{id}/notes",
+            "/schedules/{missing}/notes",
+            AtLeast(Responder, 404),
+        ),
+        api(
+            Method::GET,
+            "/schedules/{id}/notes",
+            "/api/v1/schedules/{missing}/notes",
+            None,
+            AtLeast(Viewer, 404),
+        ),
+        api(
+            Method::POST,
+            "/schedules/{id}/notes",
+            "/api/v1/schedules/{missing}/notes",
+            Some(json!({"body": "x"})),
+            AtLeast(Responder, 404),
+        ),
+        page(
+            Method::POST,
             "/profile/feed/rotate",
             "/profile/feed/rotate",
             AtLeast(Viewer, 303),

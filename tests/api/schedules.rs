@@ -332,4 +332,42 @@ on_both_databases! {
         assert!(summaries.len() >= 55, "{}", summaries.len());
         assert!(summaries.iter().all(|s| s.contains("Ana")), "{summaries:?}");
     }
+
+    async fn the_hand_off_log_reaches_the_next_person(app: TestApp) {
+        team(&app).await;
+        let (_, token) = app.token_for("manager").await;
+        let id = app.api(Some(&token)).post("/api/v1/schedules", platform()).await.json["id"].as_str().expect("id").to_owned();
+        // Ana is on call today and leaves a note for Ben.
+        let ana = app.browser();
+        ana.login("ana@example.com", crate::helpers::PASSWORD).await;
+        let path = format!("/schedules/{id}");
+        let empty = ana.submit(&path, &format!("{path}/notes"), &[("body", "   ")]).await;
+        assert_eq!(empty.status, 422);
+        assert!(empty.body.contains("write something for the next person"));
+        let added = ana.submit(&path, &format!("{path}/notes"), &[("body", "db-2 disk at 85 %, cleanup job running")]).await;
+        assert_eq!(added.status, 303, "{}", added.body);
+
+        // A day later Ben is on call: his dashboard and /oncall show Ana's note.
+        app.clock.advance(chrono::Duration::days(1));
+        let ben = app.browser();
+        ben.login("ben@example.com", crate::helpers::PASSWORD).await;
+        let dashboard = ben.get("/").await;
+        assert!(dashboard.body.contains("You are on call for"), "{}", dashboard.body);
+        assert!(dashboard.body.contains("db-2 disk at 85 %"), "{}", dashboard.body);
+        let oncall = ben.get("/oncall").await;
+        assert!(oncall.body.contains("Hand-off notes (1)") && oncall.body.contains("cleanup job running"), "{}", oncall.body);
+
+        // The log is searchable, by page and by API.
+        let found = ben.get(&format!("{path}?q=DISK+db-2")).await;
+        assert!(found.body.contains("cleanup job running"));
+        let none = ben.get(&format!("{path}?q=network")).await;
+        assert!(none.body.contains("No notes with"), "{}", none.body);
+        let (_, viewer) = app.token_for("viewer").await;
+        let api = app.api(Some(&viewer));
+        let hits = api.get(&format!("/api/v1/schedules/{id}/notes?q=cleanup")).await;
+        assert_eq!(hits.status, 200);
+        assert_eq!(hits.json[0]["author"], "Ana");
+        assert_eq!(api.get(&format!("/api/v1/schedules/{id}/notes?q=100%25")).await.json, json!([]));
+        assert_eq!(api.post(&format!("/api/v1/schedules/{id}/notes"), json!({"body": "hi"})).await.status, 403);
+    }
 }

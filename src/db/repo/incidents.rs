@@ -3,13 +3,11 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{corrupt, from_db, prepared, to_db};
+use super::{corrupt, escape_like, from_db, lower, prepared, to_db};
 use crate::db::DbConn;
 use crate::db::schema::{counters, incidents};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::severity::Severity;
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// `status = '...'` written into the SQL text, for the same reason as
 /// [`prepared::IncidentIsOpen`] (not on a hot path, so a literal that diesel will not cache).
@@ -385,17 +383,6 @@ pub fn list(
         query = query.filter(incidents::id.lt(before.to_owned()));
     }
     rows(query.order(incidents::id.desc()).limit(limit).load(conn)?)
-}
-
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Open incidents per severity, for the dashboard.

@@ -33,3 +33,17 @@ pub(crate) fn corrupt(what: &str, value: &str) -> diesel::result::Error {
         format!("stored {what} '{value}' is invalid").into(),
     )
 }
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Escapes `%`, `_` and `\\` for a `LIKE ... ESCAPE '\\'` pattern.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

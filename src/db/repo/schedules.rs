@@ -3,10 +3,10 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::to_db;
+use super::{escape_like, lower, to_db};
 use crate::db::DbConn;
 use crate::db::schema::{
-    schedule_holidays, schedule_overrides, schedule_versions, schedules, users,
+    handoff_notes, schedule_holidays, schedule_overrides, schedule_versions, schedules, users,
 };
 
 /// A schedule as stored; its layers live in [`VersionRow`]s.
@@ -302,5 +302,75 @@ pub fn holidays_of(conn: &mut DbConn, schedule_ids: &[String]) -> QueryResult<Ve
         .filter(schedule_holidays::schedule_id.eq_any(schedule_ids))
         .order(schedule_holidays::day.asc())
         .select(HolidayRow::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = handoff_notes)]
+pub struct NoteRow {
+    pub id: String,
+    pub schedule_id: String,
+    pub author_id: Option<String>,
+    pub author: String,
+    pub at: NaiveDateTime,
+    pub body: String,
+}
+
+pub fn insert_note(
+    conn: &mut DbConn,
+    id: &str,
+    schedule_id: &str,
+    author_id: Option<&str>,
+    author: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(handoff_notes::table)
+        .values((
+            handoff_notes::id.eq(id),
+            handoff_notes::schedule_id.eq(schedule_id),
+            handoff_notes::author_id.eq(author_id),
+            handoff_notes::author.eq(author),
+            handoff_notes::at.eq(to_db(now)),
+            handoff_notes::body.eq(body),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Notes of a schedule, newest first; `words` (case-insensitive) must all appear when given.
+pub fn notes_of(
+    conn: &mut DbConn,
+    schedule_id: &str,
+    words: &[String],
+    limit: i64,
+) -> QueryResult<Vec<NoteRow>> {
+    let mut query = handoff_notes::table
+        .filter(handoff_notes::schedule_id.eq(schedule_id))
+        .select(NoteRow::as_select())
+        .into_boxed();
+    for word in words {
+        let pattern = format!("%{}%", escape_like(&word.to_lowercase()));
+        query = query.filter(lower(handoff_notes::body).like(pattern).escape('\\'));
+    }
+    query
+        .order(handoff_notes::at.desc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Notes of the schedules named written in [from, to), oldest first.
+pub fn notes_between(
+    conn: &mut DbConn,
+    schedule_ids: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<NoteRow>> {
+    handoff_notes::table
+        .filter(handoff_notes::schedule_id.eq_any(schedule_ids))
+        .filter(handoff_notes::at.ge(to_db(from)))
+        .filter(handoff_notes::at.lt(to_db(to)))
+        .order(handoff_notes::at.asc())
+        .select(NoteRow::as_select())
         .load(conn)
 }

@@ -394,3 +394,50 @@ pub async fn remove_holiday(
     schedules::remove_holiday(&st, &who.actor(Some(ip.0)), &schedule_id, &holiday_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+fn note_json(n: &crate::db::repo::schedules::NoteRow) -> Value {
+    json!({
+        "id": n.id,
+        "schedule_id": n.schedule_id,
+        "author": n.author,
+        "at": rfc3339(&n.at.and_utc()),
+        "body": n.body,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesParams {
+    #[serde(default)]
+    pub q: String,
+}
+
+/// The hand-off log, newest first; `q` finds notes holding all its words.
+pub async fn notes(
+    st: web::Data<AppState>,
+    _who: RequireRole<role::Viewer>,
+    path: web::Path<String>,
+    params: web::Query<NotesParams>,
+) -> Result<HttpResponse, AppError> {
+    let detail = schedules::get_around(&st, &path, st.clock.now()).await?;
+    let notes = schedules::notes(&st, &detail.id, &params.q).await?;
+    Ok(HttpResponse::Ok().json(notes.iter().map(note_json).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    pub body: String,
+}
+
+pub async fn add_note(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.actor(Some(ip.0));
+    let note = schedules::add_note(&st, &actor, &who.user.name, &path, &body.body).await?;
+    Ok(HttpResponse::Created().json(note_json(&note)))
+}

@@ -25,6 +25,15 @@ pub struct DashboardPage {
     pub open: Vec<(Severity, i64, i64)>,
     /// (entry, incident number, incident title), newest first.
     pub activity: Vec<(TimelineEntry, i64, String)>,
+    /// Schedules the viewer is on call for now, with the hand-off notes to read.
+    pub duty: Vec<Duty>,
+}
+
+pub struct Duty {
+    pub schedule_id: String,
+    pub schedule: String,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub notes: Vec<crate::db::repo::schedules::NoteRow>,
 }
 
 impl DashboardPage {
@@ -51,7 +60,21 @@ pub async fn show(
         .count();
     let open = incidents::open_counts(&st).await?;
     let activity = incidents::recent_activity(&st, 15).await?;
+    let mut duty = Vec::new();
+    for detail in crate::services::schedules::list(&st, ctx.now).await? {
+        if let Some(shift) = detail.on_call_at(ctx.now)
+            && shift.user_id == user.id
+        {
+            duty.push(Duty {
+                schedule_id: detail.id.clone(),
+                schedule: detail.name.clone(),
+                until: shift.end,
+                notes: crate::services::schedules::handoff_notes(&st, &detail, ctx.now).await?,
+            });
+        }
+    }
     page(&DashboardPage {
+        duty,
         open,
         activity,
         name: user.name.clone(),

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{PageCtx, page, render, time_zone_names};
+use crate::db::repo::schedules::NoteRow;
 use crate::domain::schedule::{Layer, Shift, Source};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
@@ -26,6 +27,8 @@ pub struct OnCallRow {
     pub time_zone: String,
     pub now: Option<(Shift, Person)>,
     pub next: Option<(Shift, Person)>,
+    /// The hand-off notes of the previous shift (on `/oncall` only).
+    pub notes: Vec<NoteRow>,
 }
 
 fn with_person(detail: &ScheduleDetail, shift: Option<Shift>) -> Option<(Shift, Person)> {
@@ -41,6 +44,7 @@ fn on_call_row(detail: &ScheduleDetail, now: DateTime<Utc>) -> OnCallRow {
         time_zone: detail.time_zone.name().to_owned(),
         now: with_person(detail, detail.on_call_at(now)),
         next: with_person(detail, detail.next_after(now)),
+        notes: Vec::new(),
     }
 }
 
@@ -57,11 +61,12 @@ pub async fn on_call(
     _who: RequireRole<role::Viewer>,
 ) -> Result<HttpResponse, AppError> {
     let now = ctx.now;
-    let rows = schedules::list(&st, now)
-        .await?
-        .iter()
-        .map(|d| on_call_row(d, now))
-        .collect();
+    let mut rows = Vec::new();
+    for detail in schedules::list(&st, now).await? {
+        let mut row = on_call_row(&detail, now);
+        row.notes = schedules::handoff_notes(&st, &detail, now).await?;
+        rows.push(row);
+    }
     page(&OnCallPage { ctx, rows })
 }
 
@@ -360,6 +365,9 @@ pub struct SchedulePage {
     pub feed_url: String,
     pub holiday_form: HolidayForm,
     pub holiday_errors: FieldErrors,
+    pub notes: Vec<NoteRow>,
+    pub search: String,
+    pub note_error: Option<String>,
 }
 
 impl SchedulePage {
@@ -448,6 +456,8 @@ pub struct OverrideForm {
 #[serde(default)]
 pub struct ShowQuery {
     pub weeks: Option<i64>,
+    /// Words to find in the hand-off log.
+    pub q: String,
 }
 
 fn hue(id: &str) -> u32 {
@@ -626,6 +636,9 @@ async fn schedule_page(
         errors,
         holiday_form: HolidayForm::default(),
         holiday_errors: FieldErrors::new(),
+        notes: schedules::notes(st, id, "").await?,
+        search: String::new(),
+        note_error: None,
         ctx,
     })
 }
@@ -643,17 +656,20 @@ pub async fn show(
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let weeks = if query.weeks == Some(4) { 4 } else { 2 };
-    page(
-        &schedule_page(
-            &st,
-            ctx,
-            &path,
-            weeks,
-            OverrideForm::default(),
-            FieldErrors::new(),
-        )
-        .await?,
+    let mut page_data = schedule_page(
+        &st,
+        ctx,
+        &path,
+        weeks,
+        OverrideForm::default(),
+        FieldErrors::new(),
     )
+    .await?;
+    if !query.q.trim().is_empty() {
+        page_data.notes = schedules::notes(&st, &path, &query.q).await?;
+        page_data.search = query.q.trim().to_owned();
+    }
+    page(&page_data)
 }
 
 /// A `datetime-local` value (`2026-12-24T18:00`) in the schedule's zone.
@@ -933,4 +949,41 @@ pub async fn remove_holiday(
         &format!("/schedules/{schedule_id}#holidays"),
         Flash::success("Holiday removed."),
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    pub body: String,
+}
+
+pub async fn add_note(
+    st: web::Data<AppState>,
+    ctx: PageCtx,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    form: web::Form<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.actor(Some(ip.0));
+    match schedules::add_note(&st, &actor, &who.user.name, &path, &form.body).await {
+        Ok(_) => Ok(redirect_with(
+            &format!("/schedules/{}#handoff", path.as_str()),
+            Flash::success("Note added to the hand-off log."),
+        )),
+        Err(AppError::Invalid(errors)) => {
+            let mut page_data = schedule_page(
+                &st,
+                ctx,
+                &path,
+                2,
+                OverrideForm::default(),
+                FieldErrors::new(),
+            )
+            .await?;
+            page_data.note_error = errors.get("body").map(str::to_owned);
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page_data)
+        }
+        Err(e) => Err(e),
+    }
 }
