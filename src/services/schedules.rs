@@ -735,7 +735,19 @@ pub async fn remove_override(
             let found = repo::find_override(c, &override_id)?
                 .filter(|o| o.schedule_id == schedule_id)
                 .ok_or(AppError::NotFound)?;
-            repo::delete_override(c, &override_id)?;
+            let (start, end) = (from_db(found.start_at), from_db(found.end_at));
+            // Who was on call stays what it was: an override that is over stays, and one under
+            // way ends now instead of disappearing.
+            if end <= now {
+                return Err(AppError::Conflict(
+                    "this override is over; past on-call time is kept as it was".into(),
+                ));
+            }
+            if start < now {
+                repo::end_override_at(c, &override_id, now)?;
+            } else {
+                repo::delete_override(c, &override_id)?;
+            }
             repo::touch(c, &schedule_id, now)?;
             let who = users::find(c, &found.user_id)?
                 .map(|u| u.email)

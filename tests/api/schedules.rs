@@ -158,6 +158,21 @@ on_both_databases! {
         assert_eq!(api.delete(&format!("{path}/{override_id}")).await.status, 204);
         let gone = api.get(&on_call_path(&id, "2026-11-22T13:00:00Z")).await;
         assert_eq!(email(&gone.json), "ana@example.com");
+
+        // Removing never rewrites the past: an override under way ends now, one that is over
+        // stays. (The clock stands at 09:00 on 22 November.)
+        let running = api.post(&path, json!({"user": "ben@example.com", "start": "2026-11-22T08:00:00Z", "end": "2026-11-22T11:00:00Z"})).await;
+        assert_eq!(running.status, 201, "{}", running.json);
+        let past = api.post(&path, json!({"user": "ben@example.com", "start": "2026-11-20T10:00:00Z", "end": "2026-11-20T12:00:00Z"})).await;
+        assert_eq!(past.status, 201, "{}", past.json);
+        let running_id = running.json["id"].as_str().expect("id");
+        assert_eq!(api.delete(&format!("{path}/{running_id}")).await.status, 204);
+        assert_eq!(email(&api.get(&on_call_path(&id, "2026-11-22T08:30:00Z")).await.json), "ben@example.com");
+        assert_eq!(email(&api.get(&on_call_path(&id, "2026-11-22T10:00:00Z")).await.json), "ana@example.com");
+        let past_id = past.json["id"].as_str().expect("id");
+        let kept = api.delete(&format!("{path}/{past_id}")).await;
+        assert_eq!(kept.status, 409, "{}", kept.json);
+        assert_eq!(email(&api.get(&on_call_path(&id, "2026-11-20T11:00:00Z")).await.json), "ben@example.com");
         let actions = app.audit_actions().await;
         assert!(actions.contains(&"schedule.override_added".to_owned()));
         assert!(actions.contains(&"schedule.override_removed".to_owned()));

@@ -209,6 +209,13 @@ pub fn find_override(conn: &mut DbConn, id: &str) -> QueryResult<Option<Override
         .optional()
 }
 
+/// Cuts an override short: it ends at `end`.
+pub fn end_override_at(conn: &mut DbConn, id: &str, end: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(schedule_overrides::table.find(id))
+        .set(schedule_overrides::end_at.eq(to_db(end)))
+        .execute(conn)
+}
+
 pub fn delete_override(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(schedule_overrides::table.find(id)).execute(conn)
 }
