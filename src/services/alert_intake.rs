@@ -518,29 +518,10 @@ fn attach(
     let new_severity = incident.severity.most_urgent(severity);
     let outcome = match batch.alert_state(c, &incident.id, &alert.fingerprint)? {
         Some((alert_id, true)) => {
-            // Firing already, but worse than the incident: counted now, not deferred, because
-            // the severity change below belongs after it on the timeline.
-            alerts::record_firing(c, &alert_id, 1, now)?;
-            let collapsed = timeline::add_repeats(
-                c,
-                &incident.id,
-                "alert_repeated",
-                &alert.fingerprint,
-                1,
-                now,
-            )?;
-            if collapsed == 0 {
-                let message = format!("Still firing: {}", alert.title);
-                event(
-                    c,
-                    now,
-                    sender,
-                    &incident.id,
-                    "alert_repeated",
-                    &message,
-                    Some(&alert.fingerprint),
-                )?;
-            }
+            // Firing already, but worse than the incident: the repeat is written now, not at
+            // the end of the batch, because the severity change below belongs after it.
+            batch.add_repeat(&incident.id, &alert_id, alert, &sender.name);
+            batch.flush(c)?;
             incidents::record_alerts(c, &incident.id, 0, new_severity, now)?;
             Outcome::Repeated
         }
