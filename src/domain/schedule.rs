@@ -166,6 +166,16 @@ pub enum Source {
     Override { id: String },
 }
 
+impl Source {
+    /// How pages and the API name it: `layer Primary`, `override`.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Layer { name, .. } => format!("layer {name}"),
+            Source::Override { .. } => "override".into(),
+        }
+    }
+}
+
 /// A span of time with one person on call (or, for gaps, nobody).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shift {

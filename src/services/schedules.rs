@@ -162,6 +162,17 @@ fn people(conn: &mut DbConn) -> Result<HashMap<String, Person>, AppError> {
         .collect())
 }
 
+fn sorted_active<'a>(people: impl Iterator<Item = &'a Person>) -> Vec<Person> {
+    let mut active: Vec<Person> = people.filter(|p| p.active).cloned().collect();
+    active.sort_by_key(|p| p.name.to_lowercase());
+    active
+}
+
+/// Active people by name, for pickers on pages without a schedule loaded.
+pub async fn active_people(st: &AppState) -> Result<Vec<Person>, AppError> {
+    st.db.read(|c| Ok(sorted_active(people(c)?.values()))).await
+}
+
 /// A schedule with everything needed to compute it.
 #[derive(Debug, Clone)]
 pub struct ScheduleDetail {
@@ -201,6 +212,11 @@ impl ScheduleDetail {
 
     pub fn holiday_days(&self) -> Vec<NaiveDate> {
         self.holidays.iter().map(|h| h.day).collect()
+    }
+
+    /// Active people by name, for pickers.
+    pub fn active_people(&self) -> Vec<Person> {
+        sorted_active(self.people.values())
     }
 
     pub fn person(&self, id: &str) -> Option<&Person> {
@@ -336,18 +352,15 @@ fn load_all(
         .collect()
 }
 
-fn resolve_person(
-    people: &HashMap<String, Person>,
-    by_email: &HashMap<String, String>,
-    raw: &str,
-) -> Option<String> {
+/// The id of the active person named by e-mail address (any case) or id.
+fn resolve_person(people: &HashMap<String, Person>, raw: &str) -> Option<String> {
     let raw = raw.trim();
-    let id = if raw.contains('@') {
-        by_email.get(&raw.to_lowercase()).cloned()?
+    let found = if raw.contains('@') {
+        people.values().find(|p| p.email.eq_ignore_ascii_case(raw))
     } else {
-        raw.to_owned()
+        people.get(raw)
     };
-    people.get(&id).filter(|p| p.active).map(|p| p.id.clone())
+    found.filter(|p| p.active).map(|p| p.id.clone())
 }
 
 struct ValidSchedule {
@@ -376,13 +389,9 @@ fn validate(conn: &mut DbConn, input: &ScheduleInput) -> Result<ValidSchedule, A
         errors.add("layers", format!("at most {MAX_LAYERS} layers"));
     }
     let people = people(conn)?;
-    let by_email: HashMap<String, String> = people
-        .values()
-        .map(|p| (p.email.to_lowercase(), p.id.clone()))
-        .collect();
     let mut layers = Vec::new();
     for (i, l) in input.layers.iter().enumerate() {
-        match validate_layer(&people, &by_email, l) {
+        match validate_layer(&people, l) {
             Ok(layer) => layers.push(layer),
             Err(message) => errors.add("layers", format!("layer {}: {message}", i + 1)),
         }
@@ -400,11 +409,7 @@ fn validate(conn: &mut DbConn, input: &ScheduleInput) -> Result<ValidSchedule, A
     }
 }
 
-fn validate_layer(
-    people: &HashMap<String, Person>,
-    by_email: &HashMap<String, String>,
-    l: &LayerInput,
-) -> Result<Layer, String> {
+fn validate_layer(people: &HashMap<String, Person>, l: &LayerInput) -> Result<Layer, String> {
     let name = bounded_text(&l.name, "the layer name", 80)?;
     let unit = RotationUnit::parse(l.every.trim())
         .ok_or_else(|| "the rotation must be hourly, daily or weekly".to_owned())?;
@@ -429,8 +434,7 @@ fn validate_layer(
     let mut participants = Vec::with_capacity(named.len());
     for raw in named {
         participants.push(
-            resolve_person(people, by_email, raw)
-                .ok_or_else(|| format!("'{raw}' is not an active user"))?,
+            resolve_person(people, raw).ok_or_else(|| format!("'{raw}' is not an active user"))?,
         );
     }
     let mut restrictions = Vec::new();
@@ -643,12 +647,7 @@ pub async fn add_override(
         .write(move |c| {
             let schedule = load(c, &schedule_id, input.start, input.end)?;
             let mut errors = FieldErrors::new();
-            let by_email: HashMap<String, String> = schedule
-                .people
-                .values()
-                .map(|p| (p.email.to_lowercase(), p.id.clone()))
-                .collect();
-            let user_id = resolve_person(&schedule.people, &by_email, &input.user);
+            let user_id = resolve_person(&schedule.people, &input.user);
             if user_id.is_none() {
                 errors.add(
                     "user",

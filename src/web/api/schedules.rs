@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rfc3339;
-use crate::domain::schedule::{Layer, Shift, Source};
+use crate::domain::schedule::{Layer, Shift};
 use crate::error::AppError;
 use crate::services::schedules::{
     self, LayerInput, OverrideInput, RestrictionInput, ScheduleDetail, ScheduleInput,
@@ -47,19 +47,12 @@ fn layer_json(detail: &ScheduleDetail, layer: &Layer) -> Value {
     })
 }
 
-pub fn source_label(source: &Source) -> String {
-    match source {
-        Source::Layer { name, .. } => format!("layer {name}"),
-        Source::Override { .. } => "override".into(),
-    }
-}
-
 fn shift_json(detail: &ScheduleDetail, shift: &Shift) -> Value {
     json!({
         "user": person_json(detail, &shift.user_id),
         "start": rfc3339(&shift.start),
         "end": rfc3339(&shift.end),
-        "source": source_label(&shift.source),
+        "source": shift.source.label(),
     })
 }
 
@@ -312,7 +305,7 @@ pub async fn on_call(
         "users": shift.iter().map(|s| person_json(&detail, &s.user_id)).collect::<Vec<_>>(),
         "shift_start": shift.as_ref().map(|s| rfc3339(&s.start)),
         "shift_end": shift.as_ref().map(|s| rfc3339(&s.end)),
-        "source": shift.as_ref().map(|s| source_label(&s.source)),
+        "source": shift.as_ref().map(|s| s.source.label()),
     })))
 }
 

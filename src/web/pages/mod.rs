@@ -144,6 +144,14 @@ pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpRespo
         .body(body))
 }
 
+/// The field errors of a refused form, to show it again; any other error goes on up.
+pub fn form_errors(e: AppError) -> Result<crate::domain::validation::FieldErrors, AppError> {
+    match e {
+        AppError::Invalid(fields) => Ok(fields),
+        other => Err(other),
+    }
+}
+
 pub fn page<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
     render(StatusCode::OK, template)
 }

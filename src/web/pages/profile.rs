@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{PageCtx, page, render, time_zone_names};
+use super::{PageCtx, form_errors, page, render, time_zone_names};
 use crate::db::repo::api_tokens::ApiToken;
 use crate::domain::user::User;
 use crate::domain::validation::FieldErrors;
@@ -121,13 +121,6 @@ pub async fn rotate_feed(
     ))
 }
 
-fn invalid_fields(e: AppError) -> Result<FieldErrors, AppError> {
-    match e {
-        AppError::Invalid(fields) => Ok(fields),
-        other => Err(other),
-    }
-}
-
 pub async fn show(
     st: web::Data<AppState>,
     ctx: PageCtx,
@@ -152,7 +145,7 @@ pub async fn update(
         Ok(_) => Ok(redirect_with("/profile", Flash::success("Profile saved."))),
         Err(e) => {
             let mut p = build(&st, ctx, &who).await?;
-            p.profile_errors = invalid_fields(e)?;
+            p.profile_errors = form_errors(e)?;
             p.profile = form;
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
@@ -179,7 +172,7 @@ pub async fn change_password(
         )),
         Err(e) => {
             let mut p = build(&st, ctx, &who.0).await?;
-            p.password_errors = invalid_fields(e)?;
+            p.password_errors = form_errors(e)?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
     }
@@ -201,7 +194,7 @@ pub async fn create_token(
         }
         Err(e) => {
             let mut p = build(&st, ctx, &who).await?;
-            p.token_errors = invalid_fields(e)?;
+            p.token_errors = form_errors(e)?;
             p.token_label = form.into_inner().label;
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }

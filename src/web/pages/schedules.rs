@@ -4,11 +4,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::{PageCtx, page, render, time_zone_names};
+use super::{PageCtx, form_errors, page, render, time_zone_names};
 use crate::db::repo::schedules::NoteRow;
 use crate::domain::schedule::{Layer, Shift, Source};
 use crate::domain::validation::FieldErrors;
@@ -227,29 +227,6 @@ fn parse_schedule_form(body: &[u8]) -> Result<ScheduleForm, AppError> {
     Ok(form)
 }
 
-fn fields(e: AppError) -> Result<FieldErrors, AppError> {
-    match e {
-        AppError::Invalid(f) => Ok(f),
-        other => Err(other),
-    }
-}
-
-async fn people(st: &AppState) -> Result<Vec<Person>, AppError> {
-    let mut all: Vec<Person> = crate::services::users::list(st)
-        .await?
-        .into_iter()
-        .filter(|u| u.active)
-        .map(|u| Person {
-            id: u.id,
-            email: u.email,
-            name: u.name,
-            active: u.active,
-        })
-        .collect();
-    all.sort_by_key(|p| p.name.to_lowercase());
-    Ok(all)
-}
-
 async fn list_page(
     st: &AppState,
     ctx: PageCtx,
@@ -264,7 +241,7 @@ async fn list_page(
         .collect();
     Ok(SchedulesPage {
         rows,
-        people: people(st).await?,
+        people: schedules::active_people(st).await?,
         form,
         errors,
         ctx,
@@ -302,7 +279,7 @@ pub async fn create(
             Flash::success(format!("Schedule '{}' created.", detail.name)),
         )),
         Err(e) => {
-            let errors = fields(e)?;
+            let errors = form_errors(e)?;
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &list_page(&st, ctx, form, errors).await?,
@@ -489,10 +466,7 @@ fn bar(
         .person(&shift.user_id)
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "(unknown)".into());
-    let via = match &shift.source {
-        Source::Layer { name, .. } => format!("layer {name}"),
-        Source::Override { .. } => "override".into(),
-    };
+    let via = shift.source.label();
     Bar {
         left,
         width: (right - left).max(0.0),
@@ -515,14 +489,14 @@ async fn schedule_page(
     errors: FieldErrors,
 ) -> Result<SchedulePage, AppError> {
     let now = ctx.now;
-    let probe = schedules::get_around(st, id, now).await?;
-    let zone = probe.time_zone;
+    // Loaded around now: enough for the four weeks shown, "on call now" and "next".
+    let detail = schedules::get_around(st, id, now).await?;
+    let zone = detail.time_zone;
     // The timeline starts at the beginning of today in the schedule's zone.
     let today = now.with_timezone(&zone).date_naive();
     let from = zone_midnight(zone, today);
     let to = zone_midnight(zone, today + Duration::days(7 * weeks));
     let range = to - from;
-    let detail = schedules::get(st, id, from - Duration::days(120), to).await?;
     let describe = |t: &DateTime<Utc>| {
         t.with_timezone(&zone)
             .format("%a %d %b %H:%M %Z")
@@ -607,7 +581,7 @@ async fn schedule_page(
     let mut overrides: Vec<OverrideLine> = detail
         .overrides
         .iter()
-        .filter(|o| o.end_at.and_utc() > now)
+        .filter(|o| o.end_at.and_utc() > now && o.start_at.and_utc() < to)
         .map(|o| OverrideLine {
             id: o.id.clone(),
             who: detail
@@ -625,11 +599,11 @@ async fn schedule_page(
         days,
         rows,
         now_left: (now >= from && now < to).then(|| percent(now, from, range)),
-        on_call: with_person(&probe, probe.on_call_at(now)),
-        next: with_person(&probe, probe.next_after(now)),
+        on_call: with_person(&detail, detail.on_call_at(now)),
+        next: with_person(&detail, detail.next_after(now)),
         layers,
         overrides,
-        people: people(st).await?,
+        people: detail.active_people(),
         feed_url: crate::services::feeds::schedule_feed_url(st, &detail),
         detail,
         form,
@@ -672,20 +646,18 @@ pub async fn show(
     page(&page_data)
 }
 
-/// A `datetime-local` value (`2026-12-24T18:00`) in the schedule's zone.
+/// A `datetime-local` value (`2026-12-24T18:00`) in the schedule's zone; a time the clocks
+/// skip moves past the gap, a repeated one takes its first occurrence (as hand-offs do).
 fn parse_local(zone: Tz, raw: &str, field: &'static str) -> Result<DateTime<Utc>, FieldErrors> {
     let raw = raw.trim();
     let parsed = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M"))
         .map_err(|_| FieldErrors::single(field, format!("'{raw}' is not a date and time")))?;
-    Ok(match zone.from_local_datetime(&parsed) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.with_timezone(&Utc)
-        }
-        chrono::LocalResult::None => {
-            crate::domain::schedule::local_to_utc(zone, parsed.date(), parsed.time())
-        }
-    })
+    Ok(crate::domain::schedule::local_to_utc(
+        zone,
+        parsed.date(),
+        parsed.time(),
+    ))
 }
 
 pub async fn add_override(
@@ -711,7 +683,7 @@ pub async fn add_override(
             };
             schedules::add_override(&st, &who.actor(Some(ip.0)), &path, &input)
                 .await
-                .map_err(fields)
+                .map_err(form_errors)
         }
         Err(errors) => Err(Ok(errors)),
     };
@@ -920,7 +892,7 @@ pub async fn add_holiday(
             Flash::success(format!("{} marked as a holiday.", form.day.trim())),
         )),
         Err(e) => {
-            let errors = fields(e)?;
+            let errors = form_errors(e)?;
             let mut page = schedule_page(
                 &st,
                 ctx,

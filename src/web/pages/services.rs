@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{PageCtx, page, render};
+use super::{PageCtx, form_errors, page, render};
 use crate::domain::incident::IntegrationKind;
 use crate::domain::service::{Integration, Service};
 use crate::domain::severity::Severity;
@@ -126,13 +126,6 @@ impl IntegrationForm {
     }
 }
 
-fn fields(e: AppError) -> Result<FieldErrors, AppError> {
-    match e {
-        AppError::Invalid(f) => Ok(f),
-        other => Err(other),
-    }
-}
-
 pub async fn list(
     st: web::Data<AppState>,
     ctx: PageCtx,
@@ -167,7 +160,7 @@ pub async fn create(
             )),
         )),
         Err(e) => {
-            let errors = fields(e)?;
+            let errors = form_errors(e)?;
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &ServicesPage {
@@ -230,7 +223,7 @@ pub async fn update(
             Flash::success("Service saved."),
         )),
         Err(e) => {
-            let errors = fields(e)?;
+            let errors = form_errors(e)?;
             let mut p = service_page(&st, ctx, &path).await?;
             p.form = form;
             p.errors = errors;
