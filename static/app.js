@@ -55,6 +55,9 @@
   setInterval(tick, 30000);
 
   // --- Live updates ----------------------------------------------------------------------
+  let submitting = false;
+  document.addEventListener("submit", () => { submitting = true; });
+  window.addEventListener("pageshow", () => { submitting = false; });
   const rows = $("[data-live-rows] tbody");
   const incident = $("[data-incident]");
   const firstPage = !new URLSearchParams(location.search).get("cursor");
@@ -65,7 +68,8 @@
       if (incident) {
         const mine = event.data === "*" || event.data === incident.getAttribute("data-incident");
         const busy = document.activeElement && document.activeElement.matches("textarea, input, select");
-        if (mine && !busy) window.location.reload();
+        // A reload while a form is on its way would cancel the answer and lose its message.
+        if (mine && !busy && !submitting) window.location.reload();
         return;
       }
       clearTimeout(pending);
@@ -135,4 +139,7 @@
       if (form && window.confirm("Resolve this incident?")) form.requestSubmit();
     }
   });
+
+  // Tells browser tests (and CSS) that the shortcuts above are listening.
+  document.documentElement.dataset.script = "ready";
 })();

@@ -234,6 +234,23 @@ async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     wait_for_path(c, "/").await;
 }
 
+/// Waits until the page's script has bound its keyboard shortcuts: the markup can be on screen
+/// a moment before the deferred script runs, and a key pressed then would go nowhere.
+async fn wait_for_script(c: &Client) {
+    wait_for(c, "html[data-script=ready]").await;
+}
+
+/// Waits until `css` matches an element.
+async fn wait_for(c: &Client, css: &str) {
+    for _ in 0..100 {
+        if c.find(Locator::Css(css)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing matches {css}");
+}
+
 /// Waits until `css` matches an element whose text contains `needle`.
 async fn wait_for_text(c: &Client, css: &str, needle: &str) {
     for _ in 0..100 {
@@ -287,10 +304,12 @@ async fn the_incident_list_updates_live_and_keys_work() {
     assert_eq!(marker, json!("same page"), "updated live, not by reloading");
 
     // j selects the first (newest) row, Enter opens it, a acknowledges.
+    wait_for_script(c).await;
     let body = c.find(Locator::Css("body")).await.expect("body");
     body.send_keys("j").await.expect("j");
     body.send_keys("\u{E007}").await.expect("enter");
     wait_for_text(c, "h1", "Checkout errors spiking").await;
+    wait_for_script(c).await;
     assert!(text(c, ".badges").await.contains("triggered"));
     screenshot(c, "incident").await;
     c.set_window_size(390, 844).await.expect("phone size");
