@@ -214,6 +214,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         feed_generation -> BigInt,
+        swaps_need_approval -> Bool,
     }
 }
 
@@ -262,6 +263,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    swap_requests (id) {
+        id -> Text,
+        schedule_id -> Text,
+        requester_id -> Text,
+        offered_to -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        note -> Text,
+        state -> Text,
+        taker_id -> Nullable<Text>,
+        override_id -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    time_off (id) {
+        id -> Text,
+        user_id -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        reason -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
 diesel::joinable!(integrations -> services (service_id));
 diesel::joinable!(incidents -> services (service_id));
 diesel::joinable!(alerts -> incidents (incident_id));
@@ -284,4 +315,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_overrides,
     schedule_holidays,
     handoff_notes,
+    swap_requests,
+    time_off,
 );

@@ -39,11 +39,18 @@ pub enum AuditAction {
     ScheduleOverrideAdded,
     ScheduleOverrideRemoved,
     ScheduleFeedRotated,
+    ScheduleSwapOffered,
+    ScheduleSwapTaken,
+    ScheduleSwapApproved,
+    ScheduleSwapDeclined,
+    ScheduleSwapCancelled,
+    TimeOffAdded,
+    TimeOffRemoved,
     UserFeedRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -77,6 +84,13 @@ impl AuditAction {
         AuditAction::ScheduleOverrideAdded,
         AuditAction::ScheduleOverrideRemoved,
         AuditAction::ScheduleFeedRotated,
+        AuditAction::ScheduleSwapOffered,
+        AuditAction::ScheduleSwapTaken,
+        AuditAction::ScheduleSwapApproved,
+        AuditAction::ScheduleSwapDeclined,
+        AuditAction::ScheduleSwapCancelled,
+        AuditAction::TimeOffAdded,
+        AuditAction::TimeOffRemoved,
         AuditAction::UserFeedRotated,
     ];
 
@@ -115,6 +129,13 @@ impl AuditAction {
             AuditAction::ScheduleOverrideAdded => "schedule.override_added",
             AuditAction::ScheduleOverrideRemoved => "schedule.override_removed",
             AuditAction::ScheduleFeedRotated => "schedule.feed_rotated",
+            AuditAction::ScheduleSwapOffered => "schedule.swap_offered",
+            AuditAction::ScheduleSwapTaken => "schedule.swap_taken",
+            AuditAction::ScheduleSwapApproved => "schedule.swap_approved",
+            AuditAction::ScheduleSwapDeclined => "schedule.swap_declined",
+            AuditAction::ScheduleSwapCancelled => "schedule.swap_cancelled",
+            AuditAction::TimeOffAdded => "time_off.added",
+            AuditAction::TimeOffRemoved => "time_off.removed",
             AuditAction::UserFeedRotated => "user.feed_rotated",
         }
     }

@@ -8,5 +8,7 @@ pub mod oncall_load;
 pub mod schedule;
 pub mod service;
 pub mod severity;
+pub mod swap;
+pub mod time_off;
 pub mod user;
 pub mod validation;

@@ -12,5 +12,7 @@ pub mod incidents;
 pub mod passwords;
 pub mod schedules;
 pub mod setup;
+pub mod swaps;
+pub mod time_off;
 pub mod tokens;
 pub mod users;

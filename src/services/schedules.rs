@@ -183,6 +183,8 @@ pub struct ScheduleDetail {
     pub version: i64,
     /// The calendar feed token is signed over this (see `services::feeds`).
     pub feed_generation: i64,
+    /// Taken swaps wait for a manager before they become overrides.
+    pub swaps_need_approval: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub schedule: Schedule,
@@ -221,6 +223,13 @@ impl ScheduleDetail {
 
     pub fn person(&self, id: &str) -> Option<&Person> {
         self.people.get(id)
+    }
+
+    /// Whether `user_id` takes turns in a layer in force at `at`.
+    pub fn in_rotation(&self, user_id: &str, at: DateTime<Utc>) -> bool {
+        self.layers_at(at)
+            .iter()
+            .any(|l| l.participants.iter().any(|p| p == user_id))
     }
 
     fn is_active(&self) -> impl Fn(&str) -> bool + '_ {
@@ -289,6 +298,7 @@ fn detail(
         time_zone,
         version: row.version,
         feed_generation: row.feed_generation,
+        swaps_need_approval: row.swaps_need_approval,
         created_at: from_db(row.created_at),
         updated_at: from_db(row.updated_at),
         schedule: Schedule {
@@ -303,7 +313,7 @@ fn detail(
 }
 
 /// Loads a schedule with the overrides that overlap [from, to).
-fn load(
+pub(crate) fn load(
     conn: &mut DbConn,
     id: &str,
     from: DateTime<Utc>,
@@ -353,7 +363,7 @@ fn load_all(
 }
 
 /// The id of the active person named by e-mail address (any case) or id.
-fn resolve_person(people: &HashMap<String, Person>, raw: &str) -> Option<String> {
+pub(crate) fn resolve_person(people: &HashMap<String, Person>, raw: &str) -> Option<String> {
     let raw = raw.trim();
     let found = if raw.contains('@') {
         people.values().find(|p| p.email.eq_ignore_ascii_case(raw))
@@ -678,8 +688,9 @@ pub async fn add_override(
                 return Err(AppError::Invalid(errors));
             }
             let user_id = user_id.unwrap_or_default();
-            repo::insert_override(
+            write_override(
                 c,
+                &schedule,
                 &NewOverride {
                     id: &id,
                     schedule_id: &schedule_id,
@@ -690,28 +701,45 @@ pub async fn add_override(
                     created_by: &actor.label,
                     now,
                 },
-            )?;
-            repo::touch(c, &schedule_id, now)?;
-            let who = schedule
-                .person(&user_id)
-                .map(|p| p.email.clone())
-                .unwrap_or_default();
-            audit::record(
-                c,
-                now,
                 &actor,
-                AuditAction::ScheduleOverrideAdded,
-                Some(("schedule", &schedule_id)),
-                &format!(
-                    "{who} covers '{}' from {} to {}",
-                    schedule.name,
-                    input.start.to_rfc3339(),
-                    input.end.to_rfc3339()
-                ),
             )?;
             repo::find_override(c, &id)?.ok_or(AppError::NotFound)
         })
         .await
+}
+
+/// Stores a checked override, marks the schedule changed and audits who covers when.
+pub(crate) fn write_override(
+    c: &mut DbConn,
+    schedule: &ScheduleDetail,
+    new: &NewOverride<'_>,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    repo::insert_override(c, new)?;
+    repo::touch(c, &schedule.id, new.now)?;
+    let who = schedule
+        .person(new.user_id)
+        .map(|p| p.email.clone())
+        .unwrap_or_default();
+    audit::record(
+        c,
+        new.now,
+        actor,
+        AuditAction::ScheduleOverrideAdded,
+        Some(("schedule", &schedule.id)),
+        &format!(
+            "{who} covers '{}' from {} to {}{}",
+            schedule.name,
+            new.start.to_rfc3339(),
+            new.end.to_rfc3339(),
+            if new.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", new.reason)
+            }
+        ),
+    )?;
+    Ok(())
 }
 
 pub async fn remove_override(
@@ -838,6 +866,13 @@ pub struct Review {
     pub month: String,
     pub loads: Vec<(Person, crate::domain::oncall_load::PersonLoad)>,
     pub month_hours: f64,
+    /// Shifts in the coming four weeks that fall in their person's leave.
+    pub conflicts: Vec<(
+        crate::domain::time_off::LeaveConflict,
+        crate::services::time_off::LeaveView,
+    )>,
+    /// Taken swaps waiting for a manager.
+    pub pending_swaps: Vec<crate::services::swaps::SwapView>,
 }
 
 /// The review for `month` (`YYYY-MM`, in the schedule's zone; this month when empty).
@@ -875,7 +910,15 @@ pub async fn review(st: &AppState, id: &str, month: Option<&str>) -> Result<Revi
             (person, load)
         })
         .collect();
+    let conflicts = crate::services::time_off::conflicts_in(st, &detail, now, gaps_to).await?;
+    let pending_swaps = crate::services::swaps::of_schedule(st, &detail)
+        .await?
+        .into_iter()
+        .filter(|s| s.awaits_approval())
+        .collect();
     Ok(Review {
+        conflicts,
+        pending_swaps,
         gaps: detail.gaps(now, gaps_to),
         gaps_from: now,
         gaps_to,

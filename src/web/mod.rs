@@ -23,7 +23,8 @@ use crate::error::AppError;
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{
-        admin_users, audit, auth, dashboard, incidents, profile, schedules, services, setup,
+        admin_users, audit, auth, dashboard, incidents, profile, schedules, services, setup, swaps,
+        time_off,
     };
     use web::{delete, get, patch, post, put, resource};
 
@@ -139,6 +140,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(schedules::remove_holiday)),
         )
         .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
+        .service(resource("/schedules/{id}/swaps").route(post().to(swaps::offer)))
+        .service(resource("/schedules/{id}/swap-approval").route(post().to(swaps::set_approval)))
+        .service(resource("/swaps/{id}/take").route(post().to(swaps::take)))
+        .service(resource("/swaps/{id}/approve").route(post().to(swaps::approve)))
+        .service(resource("/swaps/{id}/decline").route(post().to(swaps::decline)))
+        .service(resource("/swaps/{id}/cancel").route(post().to(swaps::cancel)))
+        .service(resource("/profile/time-off").route(post().to(time_off::add)))
+        .service(resource("/profile/time-off/{id}/delete").route(post().to(time_off::remove)))
         .service(
             resource("/schedules/{id}/overrides/{override_id}/delete")
                 .route(post().to(schedules::remove_override)),
@@ -260,6 +269,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     resource("/schedules/{id}/holidays/{holiday_id}")
                         .route(delete().to(api::schedules::remove_holiday)),
                 )
+                .service(
+                    resource("/schedules/{id}/swaps")
+                        .route(get().to(api::swaps::list))
+                        .route(post().to(api::swaps::offer)),
+                )
+                .service(
+                    resource("/schedules/{id}/swap-approval")
+                        .route(put().to(api::swaps::set_approval)),
+                )
+                .service(
+                    resource("/schedules/{id}/conflicts").route(get().to(api::time_off::conflicts)),
+                )
+                .service(resource("/swaps/{id}").route(get().to(api::swaps::show)))
+                .service(resource("/swaps/{id}/take").route(post().to(api::swaps::take)))
+                .service(resource("/swaps/{id}/approve").route(post().to(api::swaps::approve)))
+                .service(resource("/swaps/{id}/decline").route(post().to(api::swaps::decline)))
+                .service(resource("/swaps/{id}/cancel").route(post().to(api::swaps::cancel)))
+                .service(
+                    resource("/time-off")
+                        .route(get().to(api::time_off::list))
+                        .route(post().to(api::time_off::add)),
+                )
+                .service(resource("/time-off/{id}").route(delete().to(api::time_off::remove)))
                 .service(resource("/oncall").route(get().to(api::schedules::on_call))),
         );
 }

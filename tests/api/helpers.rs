@@ -295,10 +295,16 @@ impl TestApp {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let user = self.create_user(&email, role).await;
-        let issued = lookout::services::tokens::create(&self.state, &Actor::cli(), &user, "test")
+        let token = self.token_of(&user).await;
+        (user, token)
+    }
+
+    /// An API token for someone who already exists.
+    pub async fn token_of(&self, user: &lookout::domain::user::User) -> String {
+        lookout::services::tokens::create(&self.state, &Actor::cli(), user, "test")
             .await
-            .expect("token");
-        (user, issued.secret)
+            .expect("token")
+            .secret
     }
 
     /// The audit actions recorded so far, newest first.

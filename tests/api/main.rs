@@ -18,5 +18,6 @@ mod roles;
 mod schedules;
 mod services;
 mod setup;
+mod swaps;
 mod tokens;
 mod webhooks;

@@ -13,6 +13,8 @@ pub mod schedules;
 pub mod services;
 pub mod sessions;
 pub mod severity_levels;
+pub mod swaps;
+pub mod time_off;
 pub mod timeline;
 pub mod users;
 

@@ -21,6 +21,7 @@ pub struct ScheduleRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     pub feed_generation: i64,
+    pub swaps_need_approval: bool,
 }
 
 /// One version of a schedule's layers: a JSON document, read and written whole.
@@ -100,6 +101,22 @@ pub fn update(
 pub fn touch(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(schedules::table.find(id))
         .set((
+            schedules::updated_at.eq(to_db(now)),
+            schedules::version.eq(schedules::version + 1),
+        ))
+        .execute(conn)
+}
+
+/// Whether taken swaps wait for a manager; a change like any other (the version moves on).
+pub fn set_swaps_need_approval(
+    conn: &mut DbConn,
+    id: &str,
+    required: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(schedules::table.find(id))
+        .set((
+            schedules::swaps_need_approval.eq(required),
             schedules::updated_at.eq(to_db(now)),
             schedules::version.eq(schedules::version + 1),
         ))

@@ -6,6 +6,8 @@ pub mod incidents;
 pub mod me;
 pub mod schedules;
 pub mod services;
+pub mod swaps;
+pub mod time_off;
 pub mod tokens;
 pub mod users;
 

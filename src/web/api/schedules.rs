@@ -64,6 +64,7 @@ fn schedule_json(st: &AppState, detail: &ScheduleDetail, now: DateTime<Utc>) -> 
         "description": detail.description,
         "time_zone": detail.time_zone.name(),
         "version": detail.version,
+        "swaps_need_approval": detail.swaps_need_approval,
         "layers": detail.layers_at(now).iter().map(|l| layer_json(detail, l)).collect::<Vec<_>>(),
         "on_call_now": detail.on_call_at(now).map(|s| shift_json(detail, &s)),
         "holidays": detail
@@ -354,6 +355,16 @@ pub async fn review(
                 "weekend_hours": hours(l.weekend),
                 "holiday_hours": hours(l.holiday),
             }))
+            .collect::<Vec<_>>(),
+        "leave_conflicts": review
+            .conflicts
+            .iter()
+            .map(|(c, leave)| super::time_off::conflict_json(c, leave))
+            .collect::<Vec<_>>(),
+        "pending_swaps": review
+            .pending_swaps
+            .iter()
+            .map(super::swaps::swap_json)
             .collect::<Vec<_>>(),
     })))
 }

@@ -12,6 +12,8 @@ pub mod profile;
 pub mod schedules;
 pub mod services;
 pub mod setup;
+pub mod swaps;
+pub mod time_off;
 
 use std::future::{Ready, ready};
 

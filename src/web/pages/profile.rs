@@ -11,11 +11,14 @@ use crate::domain::user::User;
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::services::auth::Principal;
+use crate::services::swaps::{self, SwapView};
+use crate::services::time_off::{self, LeaveView};
 use crate::services::users::{PasswordChange, ProfileInput};
 use crate::services::{tokens, users};
 use crate::state::AppState;
 use crate::web::extract::{ClientIp, RequireRole, SignedIn, role};
 use crate::web::flash::{Flash, redirect_with};
+use crate::web::pages::time_off::LeaveForm;
 
 #[derive(Template)]
 #[template(path = "profile/profile.html")]
@@ -35,6 +38,12 @@ pub struct ProfilePage {
     pub shifts: Vec<(String, String, crate::domain::schedule::Shift)>,
     /// The personal calendar feed.
     pub feed_url: String,
+    /// Leave that has not ended yet.
+    pub leave: Vec<LeaveView>,
+    pub leave_form: LeaveForm,
+    pub leave_errors: FieldErrors,
+    /// Swaps the person offered, was offered or took.
+    pub swaps: Vec<SwapView>,
 }
 
 impl ProfilePage {
@@ -85,8 +94,32 @@ async fn build(
         sessions: users::live_session_count(st, &user.id).await?,
         shifts: my_shifts(st, &user.id).await?,
         feed_url: crate::services::feeds::user_feed_url(st, &user.id).await?,
+        leave: time_off::between(
+            st,
+            Some(&user.id),
+            st.clock.now(),
+            st.clock.now() + chrono::Duration::days(400),
+        )
+        .await?,
+        leave_form: LeaveForm::default(),
+        leave_errors: FieldErrors::new(),
+        swaps: swaps::of_user(st, &user.id).await?,
         user,
     })
+}
+
+/// The profile page with the leave form as typed and its errors.
+pub async fn render_with_leave_form(
+    st: &AppState,
+    ctx: PageCtx,
+    principal: &Principal,
+    form: LeaveForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let mut page_data = build(st, ctx, principal).await?;
+    page_data.leave_form = form;
+    page_data.leave_errors = errors;
+    render(StatusCode::UNPROCESSABLE_ENTITY, &page_data)
 }
 
 /// The person's shifts on every schedule over the coming four weeks, in time order.

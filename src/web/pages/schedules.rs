@@ -11,11 +11,14 @@ use serde::Deserialize;
 use super::{PageCtx, form_errors, page, render, time_zone_names};
 use crate::db::repo::schedules::NoteRow;
 use crate::domain::schedule::{Layer, Shift, Source};
+use crate::domain::time_off::LeaveConflict;
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::services::schedules::{
     self, LayerInput, OverrideInput, Person, RestrictionInput, ScheduleDetail, ScheduleInput,
 };
+use crate::services::swaps::{self, SwapView};
+use crate::services::time_off::{self, LeaveView};
 use crate::state::AppState;
 use crate::web::extract::{ClientIp, RequireRole, role};
 use crate::web::flash::{Flash, redirect_with};
@@ -303,6 +306,8 @@ pub struct TimelineRow {
     pub bars: Vec<Bar>,
     /// Spans nobody covers (final row only), in red.
     pub gaps: Vec<Bar>,
+    /// Spans whose person is on leave (final row only), hatched.
+    pub conflicts: Vec<Bar>,
 }
 
 pub struct DayMark {
@@ -345,9 +350,42 @@ pub struct SchedulePage {
     pub notes: Vec<NoteRow>,
     pub search: String,
     pub note_error: Option<String>,
+    pub swaps: Vec<SwapView>,
+    /// The viewer's own coming shifts by rotation, which they may offer.
+    pub my_shifts: Vec<Shift>,
+    /// Who takes turns here now, for "offer to".
+    pub rotation_people: Vec<Person>,
+    pub swap_form: SwapForm,
+    pub swap_errors: FieldErrors,
+    pub conflicts: Vec<(LeaveConflict, LeaveView)>,
+}
+
+/// The offer form: one of the viewer's shifts, or a stretch typed in the schedule's zone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SwapForm {
+    /// `start|end` in RFC 3339, from the list of the viewer's shifts.
+    pub shift: String,
+    pub start: String,
+    pub end: String,
+    pub offered_to: String,
+    pub note: String,
 }
 
 impl SchedulePage {
+    pub fn viewer_id(&self) -> &str {
+        self.ctx.user.as_ref().map_or("", |u| u.id.as_str())
+    }
+
+    /// The value the offer form's shift list uses for `shift`.
+    pub fn shift_value(&self, shift: &Shift) -> String {
+        format!("{}|{}", shift.start.to_rfc3339(), shift.end.to_rfc3339())
+    }
+
+    pub fn local_input(&self, t: &DateTime<Utc>) -> String {
+        datetime_local(self.detail.time_zone, t)
+    }
+
     /// A time in the schedule's own zone.
     pub fn sched(&self, t: &DateTime<Utc>) -> String {
         t.with_timezone(&self.detail.time_zone)
@@ -435,6 +473,9 @@ pub struct ShowQuery {
     pub weeks: Option<i64>,
     /// Words to find in the hand-off log.
     pub q: String,
+    /// Pre-fill the override form (`datetime-local` values): "cover this leave conflict".
+    pub cover_from: String,
+    pub cover_to: String,
 }
 
 fn hue(id: &str) -> u32 {
@@ -480,7 +521,7 @@ fn bar(
     }
 }
 
-async fn schedule_page(
+pub(super) async fn schedule_page(
     st: &AppState,
     ctx: PageCtx,
     id: &str,
@@ -514,6 +555,7 @@ async fn schedule_page(
             label: layer.name.clone(),
             bars,
             gaps: Vec::new(),
+            conflicts: Vec::new(),
         });
     }
     let override_bars = detail
@@ -535,9 +577,39 @@ async fn schedule_page(
         label: "Overrides".into(),
         bars: override_bars,
         gaps: Vec::new(),
+        conflicts: Vec::new(),
     });
-    let final_bars = detail
-        .final_shifts(from, to)
+    let final_shifts = detail.final_shifts(from, to);
+    let conflicts = time_off::conflicts_in(st, &detail, from, to).await?;
+    let conflict_bars = conflicts
+        .iter()
+        .map(|(c, leave)| {
+            let left = percent(c.start, from, range);
+            Bar {
+                left,
+                width: (percent(c.end, from, range) - left).max(0.0),
+                label: "on leave".into(),
+                title: format!(
+                    "{} is on leave: {} to {}",
+                    leave.user_name,
+                    describe(&c.start),
+                    describe(&c.end)
+                ),
+                hue: 0,
+            }
+        })
+        .collect();
+    let viewer = ctx.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+    let my_shifts: Vec<Shift> = final_shifts
+        .iter()
+        .filter(|s| s.user_id == viewer && s.end > now && matches!(s.source, Source::Layer { .. }))
+        .map(|s| Shift {
+            start: s.start.max(now),
+            ..s.clone()
+        })
+        .take(20)
+        .collect();
+    let final_bars = final_shifts
         .iter()
         .map(|s| bar(&detail, s, from, range, &describe))
         .collect();
@@ -563,6 +635,7 @@ async fn schedule_page(
         label: "On call".into(),
         bars: final_bars,
         gaps,
+        conflicts: conflict_bars,
     });
     let days = (0..7 * weeks)
         .map(|d| {
@@ -594,7 +667,19 @@ async fn schedule_page(
         })
         .collect();
     overrides.sort_by_key(|o| o.start);
+    let mut rotation_people: Vec<Person> = detail
+        .active_people()
+        .into_iter()
+        .filter(|p| p.id != viewer && detail.in_rotation(&p.id, now))
+        .collect();
+    rotation_people.sort_by_key(|p| p.name.to_lowercase());
     Ok(SchedulePage {
+        swaps: swaps::of_schedule(st, &detail).await?,
+        my_shifts,
+        rotation_people,
+        swap_form: SwapForm::default(),
+        swap_errors: FieldErrors::new(),
+        conflicts,
         weeks,
         days,
         rows,
@@ -617,6 +702,11 @@ async fn schedule_page(
     })
 }
 
+/// A `datetime-local` value in `zone`, to pre-fill a form.
+fn datetime_local(zone: Tz, t: &DateTime<Utc>) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string()
+}
+
 /// Local midnight of `date` in `zone` (the first instant of the day where midnight is skipped).
 fn zone_midnight(zone: Tz, date: chrono::NaiveDate) -> DateTime<Utc> {
     crate::domain::schedule::local_to_utc(zone, date, chrono::NaiveTime::MIN)
@@ -630,15 +720,12 @@ pub async fn show(
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let weeks = if query.weeks == Some(4) { 4 } else { 2 };
-    let mut page_data = schedule_page(
-        &st,
-        ctx,
-        &path,
-        weeks,
-        OverrideForm::default(),
-        FieldErrors::new(),
-    )
-    .await?;
+    let cover = OverrideForm {
+        start: query.cover_from.trim().chars().take(16).collect(),
+        end: query.cover_to.trim().chars().take(16).collect(),
+        ..OverrideForm::default()
+    };
+    let mut page_data = schedule_page(&st, ctx, &path, weeks, cover, FieldErrors::new()).await?;
     if !query.q.trim().is_empty() {
         page_data.notes = schedules::notes(&st, &path, &query.q).await?;
         page_data.search = query.q.trim().to_owned();
@@ -648,7 +735,11 @@ pub async fn show(
 
 /// A `datetime-local` value (`2026-12-24T18:00`) in the schedule's zone; a time the clocks
 /// skip moves past the gap, a repeated one takes its first occurrence (as hand-offs do).
-fn parse_local(zone: Tz, raw: &str, field: &'static str) -> Result<DateTime<Utc>, FieldErrors> {
+pub(super) fn parse_local(
+    zone: Tz,
+    raw: &str,
+    field: &'static str,
+) -> Result<DateTime<Utc>, FieldErrors> {
     let raw = raw.trim();
     let parsed = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M"))
@@ -805,6 +896,10 @@ impl ReviewPage {
         t.with_timezone(&self.review.detail.time_zone)
             .format("%a %Y-%m-%d %H:%M %Z")
             .to_string()
+    }
+
+    pub fn local_input(&self, t: &DateTime<Utc>) -> String {
+        datetime_local(self.review.detail.time_zone, t)
     }
 
     pub fn hours(&self, h: &f64) -> String {
