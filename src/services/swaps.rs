@@ -15,10 +15,10 @@ use crate::domain::schedule::{Override, check_override};
 use crate::domain::swap::{
     SwapError, SwapState, check_cancel, check_decision, check_offer, check_take, state_after_take,
 };
+use crate::domain::user::User;
 use crate::domain::validation::bounded_text;
 use crate::error::AppError;
 use crate::services::audit;
-use crate::services::auth::Principal;
 use crate::services::schedules::{self, Person, ScheduleDetail};
 use crate::state::AppState;
 
@@ -176,7 +176,7 @@ fn load_swap(
 
 pub async fn offer(
     st: &AppState,
-    who: &Principal,
+    who: &User,
     actor: &Actor,
     schedule_id: &str,
     input: &OfferInput,
@@ -190,7 +190,7 @@ pub async fn offer(
         schedule_id.to_owned(),
         input.clone(),
         actor.clone(),
-        who.user.id.clone(),
+        who.id.clone(),
         st.clock.now(),
     );
     st.db
@@ -316,14 +316,14 @@ fn carry_out(
 
 pub async fn take(
     st: &AppState,
-    who: &Principal,
+    who: &User,
     actor: &Actor,
     swap_id: &str,
 ) -> Result<SwapView, AppError> {
     let (swap_id, actor, taker, now) = (
         swap_id.to_owned(),
         actor.clone(),
-        who.user.id.clone(),
+        who.id.clone(),
         st.clock.now(),
     );
     st.db
@@ -452,15 +452,15 @@ pub async fn decide(
 /// The requester withdraws an offer (or a manager does) before it has gone through.
 pub async fn cancel(
     st: &AppState,
-    who: &Principal,
+    who: &User,
     actor: &Actor,
     swap_id: &str,
 ) -> Result<SwapView, AppError> {
     let (swap_id, actor, user_id, is_manager, now) = (
         swap_id.to_owned(),
         actor.clone(),
-        who.user.id.clone(),
-        who.user.role.allows(crate::domain::user::Role::Manager),
+        who.id.clone(),
+        who.role.allows(crate::domain::user::Role::Manager),
         st.clock.now(),
     );
     st.db

@@ -12,7 +12,6 @@ use crate::domain::user::{Role, User};
 use crate::domain::validation::{FieldErrors, bounded_text};
 use crate::error::AppError;
 use crate::services::audit;
-use crate::services::auth::Principal;
 use crate::services::schedules::ScheduleDetail;
 use crate::state::AppState;
 
@@ -115,7 +114,7 @@ fn resolve_range(
 
 pub async fn add(
     st: &AppState,
-    who: &Principal,
+    who: &User,
     actor: &Actor,
     input: &LeaveInput,
 ) -> Result<LeaveView, AppError> {
@@ -125,12 +124,7 @@ pub async fn add(
         bounded_text(&input.reason, "the reason", 200)
             .map_err(|m| AppError::invalid("reason", m))?
     };
-    let (input, actor, caller, now) = (
-        input.clone(),
-        actor.clone(),
-        who.user.clone(),
-        st.clock.now(),
-    );
+    let (input, actor, caller, now) = (input.clone(), actor.clone(), who.clone(), st.clock.now());
     st.db
         .write(move |c| {
             let subject = match input.user.as_deref().map(str::trim) {
@@ -196,18 +190,8 @@ pub async fn add(
 }
 
 /// Removes leave that has not ended yet; what is over stays as the record of who was away.
-pub async fn remove(
-    st: &AppState,
-    who: &Principal,
-    actor: &Actor,
-    id: &str,
-) -> Result<(), AppError> {
-    let (id, actor, caller, now) = (
-        id.to_owned(),
-        actor.clone(),
-        who.user.clone(),
-        st.clock.now(),
-    );
+pub async fn remove(st: &AppState, who: &User, actor: &Actor, id: &str) -> Result<(), AppError> {
+    let (id, actor, caller, now) = (id.to_owned(), actor.clone(), who.clone(), st.clock.now());
     st.db
         .write(move |c| {
             if !is_valid_id(&id) {

@@ -316,4 +316,32 @@ async fn the_demo_fills_an_empty_database_once() {
         );
     }
     assert!(rota.iter().any(|s| !s.overrides.is_empty()), "an override");
+
+    // Swaps waiting for someone and for a manager, and leave that meets duty.
+    let primary = rota
+        .iter()
+        .find(|s| s.name == "Platform primary")
+        .expect("primary");
+    assert!(primary.swaps_need_approval);
+    let swaps = lookout::services::swaps::of_schedule(&app.state, primary)
+        .await
+        .expect("swaps");
+    let states: Vec<&str> = swaps.iter().map(|s| s.state.as_str()).collect();
+    assert!(states.contains(&"open"), "{states:?}");
+    assert!(states.contains(&"awaiting_approval"), "{states:?}");
+    let weeks = now + chrono::Duration::weeks(6);
+    let detail = lookout::services::schedules::get(&app.state, &primary.id, now, weeks)
+        .await
+        .expect("primary");
+    let conflicts = lookout::services::time_off::conflicts_in(&app.state, &detail, now, weeks)
+        .await
+        .expect("conflicts");
+    assert!(
+        conflicts.iter().any(|(_, l)| l.reason == "Conference"),
+        "a leave conflict to settle"
+    );
+    assert!(
+        conflicts.iter().all(|(_, l)| l.reason != "Holiday"),
+        "the holiday is covered by its override"
+    );
 }

@@ -1,14 +1,18 @@
 //! The demo's duty roster: a weekly primary rotation, its backup (the same people shifted by one
-//! place, as the operations guide asks), a follow-the-sun business-hours layer, and overrides for
-//! a holiday and a sick day.
+//! place, as the operations guide asks), a follow-the-sun business-hours layer, overrides for
+//! a holiday and a sick day, swaps waiting for someone or for a manager, and leave.
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use crate::domain::audit::Actor;
+use crate::domain::schedule::Shift;
+use crate::domain::user::User;
 use crate::error::AppError;
 use crate::services::schedules::{
     self, LayerInput, OverrideInput, RestrictionInput, ScheduleInput,
 };
+use crate::services::swaps::{self, OfferInput};
+use crate::services::time_off::{self, LeaveInput};
 use crate::state::AppState;
 
 pub struct RotaSummary {
@@ -192,5 +196,123 @@ pub async fn fill(st: &AppState, actor: &Actor) -> Result<RotaSummary, AppError>
     ] {
         schedules::add_note(st, actor, author, &primary.id, note).await?;
     }
+    swaps_and_leave(st, actor, &primary.id, now).await?;
     Ok(RotaSummary { schedules: 3 })
+}
+
+async fn person(st: &AppState, who: &str) -> Result<User, AppError> {
+    crate::services::users::find_by_email(st, &format!("{who}@demo.lookout.dev"))
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("demo person {who} is missing")))
+}
+
+/// The first weekend stretch of `who` on the primary rota after `after`: Friday 17:00 to Monday
+/// 09:00, when the business-hours layer is off.
+async fn weekend_of(
+    st: &AppState,
+    schedule_id: &str,
+    who: &User,
+    after: DateTime<Utc>,
+) -> Result<Option<Shift>, AppError> {
+    let detail = schedules::get(st, schedule_id, after, after + Duration::weeks(6)).await?;
+    Ok(detail
+        .final_shifts(after, after + Duration::weeks(6))
+        .into_iter()
+        .find(|s| s.user_id == who.id && s.end - s.start >= Duration::hours(60)))
+}
+
+/// Swaps in each state and leave with a conflict, so the schedule and review pages have
+/// something to show: an open offer, one taken and waiting for a manager, and someone's leave
+/// in their coming duty week.
+async fn swaps_and_leave(
+    st: &AppState,
+    actor: &Actor,
+    primary: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    swaps::set_approval(st, actor, primary, true).await?;
+    let (lena, diego, yuki, sam) = (
+        person(st, "lena").await?,
+        person(st, "diego").await?,
+        person(st, "yuki").await?,
+        person(st, "sam").await?,
+    );
+    if let Some(weekend) = weekend_of(st, primary, &lena, now + Duration::days(7)).await? {
+        let offer = OfferInput {
+            start: weekend.start + Duration::hours(16),
+            end: weekend.start + Duration::hours(40),
+            offered_to: None,
+            note: "Family visit on Saturday".into(),
+        };
+        swaps::offer(
+            st,
+            &lena,
+            &Actor::user(&lena.id, &lena.email, None),
+            primary,
+            &offer,
+        )
+        .await?;
+    }
+    if let Some(weekend) = weekend_of(st, primary, &diego, now + Duration::days(7)).await? {
+        let offer = OfferInput {
+            start: weekend.start + Duration::hours(40),
+            end: weekend.end,
+            offered_to: Some(yuki.email.clone()),
+            note: "Concert on Sunday, will take one of yours".into(),
+        };
+        let offered = swaps::offer(
+            st,
+            &diego,
+            &Actor::user(&diego.id, &diego.email, None),
+            primary,
+            &offer,
+        )
+        .await?;
+        swaps::take(
+            st,
+            &yuki,
+            &Actor::user(&yuki.id, &yuki.email, None),
+            &offered.id,
+        )
+        .await?;
+    }
+    // Sam's holiday is covered by the override added above; Yuki's leave is not covered yet.
+    let next_monday = {
+        let today = now.date_naive();
+        today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()))
+    };
+    let away = |user: &User, first: NaiveDate, last: NaiveDate, reason: &str| LeaveInput {
+        user: Some(user.email.clone()),
+        start: first.format("%Y-%m-%d").to_string(),
+        end: last.format("%Y-%m-%d").to_string(),
+        reason: reason.into(),
+    };
+    time_off::add(
+        st,
+        &sam,
+        actor,
+        &away(
+            &sam,
+            next_monday,
+            next_monday + Duration::days(1),
+            "Holiday",
+        ),
+    )
+    .await?;
+    let detail = schedules::get(st, primary, now, now + Duration::weeks(6)).await?;
+    let yukis_week = detail
+        .final_shifts(now + Duration::days(1), now + Duration::weeks(6))
+        .into_iter()
+        .find(|s| s.user_id == yuki.id);
+    if let Some(shift) = yukis_week {
+        let first = shift.start.date_naive() + Duration::days(1);
+        time_off::add(
+            st,
+            &yuki,
+            actor,
+            &away(&yuki, first, first + Duration::days(1), "Conference"),
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -73,7 +73,7 @@ pub async fn offer(
         offered_to: body.offered_to,
         note: body.note,
     };
-    let swap = swaps::offer(&st, &who, &who.actor(Some(ip.0)), &path, &input).await?;
+    let swap = swaps::offer(&st, &who.user, &who.actor(Some(ip.0)), &path, &input).await?;
     Ok(HttpResponse::Created().json(swap_json(&swap)))
 }
 
@@ -91,7 +91,7 @@ pub async fn take(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let swap = swaps::take(&st, &who, &who.actor(Some(ip.0)), &path).await?;
+    let swap = swaps::take(&st, &who.user, &who.actor(Some(ip.0)), &path).await?;
     Ok(HttpResponse::Ok().json(swap_json(&swap)))
 }
 
@@ -121,7 +121,7 @@ pub async fn cancel(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let swap = swaps::cancel(&st, &who, &who.actor(Some(ip.0)), &path).await?;
+    let swap = swaps::cancel(&st, &who.user, &who.actor(Some(ip.0)), &path).await?;
     Ok(HttpResponse::Ok().json(swap_json(&swap)))
 }
 

@@ -103,7 +103,7 @@ pub async fn add(
         end: body.end,
         reason: body.reason,
     };
-    let leave = time_off::add(&st, &who, &who.actor(Some(ip.0)), &input).await?;
+    let leave = time_off::add(&st, &who.user, &who.actor(Some(ip.0)), &input).await?;
     Ok(HttpResponse::Created().json(leave_json(&leave)))
 }
 
@@ -113,7 +113,7 @@ pub async fn remove(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    time_off::remove(&st, &who, &who.actor(Some(ip.0)), &path).await?;
+    time_off::remove(&st, &who.user, &who.actor(Some(ip.0)), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

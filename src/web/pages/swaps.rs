@@ -61,7 +61,7 @@ pub async fn offer(
                 offered_to: Some(form.offered_to.clone()),
                 note: form.note.clone(),
             };
-            swaps::offer(&st, &who, &who.actor(Some(ip.0)), &path, &input)
+            swaps::offer(&st, &who.user, &who.actor(Some(ip.0)), &path, &input)
                 .await
                 .map_err(form_errors)
         }
@@ -113,7 +113,7 @@ pub async fn take(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let result = swaps::take(&st, &who, &who.actor(Some(ip.0)), &path).await;
+    let result = swaps::take(&st, &who.user, &who.actor(Some(ip.0)), &path).await;
     let done = match &result {
         Ok(s) if s.awaits_approval() => {
             "You took the swap. It goes through when a manager approves it."
@@ -161,7 +161,7 @@ pub async fn cancel(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let result = swaps::cancel(&st, &who, &who.actor(Some(ip.0)), &path).await;
+    let result = swaps::cancel(&st, &who.user, &who.actor(Some(ip.0)), &path).await;
     answer(&st, &path, result, "Swap withdrawn.").await
 }
 

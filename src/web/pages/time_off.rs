@@ -37,7 +37,7 @@ pub async fn add(
         },
         reason: form.reason.clone(),
     };
-    match time_off::add(&st, &who, &who.actor(Some(ip.0)), &input)
+    match time_off::add(&st, &who.user, &who.actor(Some(ip.0)), &input)
         .await
         .map_err(form_errors)
     {
@@ -58,7 +58,7 @@ pub async fn remove(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    time_off::remove(&st, &who, &who.actor(Some(ip.0)), &path).await?;
+    time_off::remove(&st, &who.user, &who.actor(Some(ip.0)), &path).await?;
     Ok(redirect_with(
         "/profile#time-off",
         Flash::success("Leave removed."),
