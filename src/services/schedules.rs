@@ -26,7 +26,7 @@ use crate::state::AppState;
 
 /// How far around an instant overrides are loaded to find the full extent of a shift.
 const OVERRIDE_HORIZON: Duration = Duration::days(120);
-const MAX_LAYERS: usize = 10;
+pub const MAX_LAYERS: usize = 10;
 const MAX_PARTICIPANTS: usize = 100;
 
 #[derive(Debug, Clone, Default, Deserialize)]

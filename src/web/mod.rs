@@ -129,6 +129,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}.ics").route(get().to(schedules::schedule_feed)))
         .service(resource("/users/{id}/oncall.ics").route(get().to(schedules::user_feed)))
         .service(resource("/schedules/{id}").route(get().to(schedules::show)))
+        .service(
+            resource("/schedules/{id}/edit")
+                .route(get().to(pages::schedule_edit::show))
+                .route(post().to(pages::schedule_edit::submit)),
+        )
         .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
         .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
         .service(resource("/schedules/{id}/review").route(get().to(schedules::review)))

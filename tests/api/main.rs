@@ -15,6 +15,7 @@ mod health;
 mod incidents;
 mod profile;
 mod roles;
+mod schedule_edit;
 mod schedules;
 mod services;
 mod setup;

@@ -596,6 +596,18 @@ fn table() -> Vec<Route> {
             "/schedules/{missing}/holidays/{missing}/delete",
             AtLeast(Manager, 404),
         ),
+        page(
+            Method::GET,
+            "/schedules/{id}/edit",
+            "/schedules/{missing}/edit",
+            AtLeast(Manager, 404),
+        ),
+        page(
+            Method::POST,
+            "/schedules/{id}/edit",
+            "/schedules/{missing}/edit",
+            AtLeast(Manager, 404),
+        ),
         api(
             Method::POST,
             "/schedules/{id}/holidays",

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod errors;
 pub mod incidents;
 pub mod profile;
+pub mod schedule_edit;
 pub mod schedules;
 pub mod services;
 pub mod setup;
