@@ -140,6 +140,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}/notes").route(post().to(schedules::add_note)))
         .service(resource("/schedules/{id}/holidays").route(post().to(schedules::add_holiday)))
         .service(
+            resource("/schedules/{id}/holidays/import")
+                .route(post().to(pages::holiday_import::import)),
+        )
+        .service(
             resource("/schedules/{id}/holidays/{holiday_id}/delete")
                 .route(post().to(schedules::remove_holiday)),
         )
@@ -260,6 +264,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/schedules/{id}/holidays")
                         .route(post().to(api::schedules::add_holiday)),
+                )
+                // Before "/schedules/{id}/holidays/{holiday_id}", which would take "import".
+                .service(
+                    resource("/schedules/{id}/holidays/import")
+                        .route(post().to(api::holiday_import::import)),
                 )
                 .service(
                     resource("/schedules/{id}/holidays/{holiday_id}")

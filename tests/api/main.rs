@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod csrf;
 mod health;
+mod holiday_import;
 mod incidents;
 mod profile;
 mod roles;

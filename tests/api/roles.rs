@@ -608,6 +608,20 @@ fn table() -> Vec<Route> {
             "/schedules/{missing}/edit",
             AtLeast(Manager, 404),
         ),
+        // The table posts an urlencoded form; the upload wants multipart/form-data.
+        page(
+            Method::POST,
+            "/schedules/{id}/holidays/import",
+            "/schedules/{missing}/holidays/import",
+            AtLeast(Manager, 400),
+        ),
+        api(
+            Method::POST,
+            "/schedules/{id}/holidays/import",
+            "/api/v1/schedules/{missing}/holidays/import",
+            None,
+            AtLeast(Manager, 404),
+        ),
         api(
             Method::POST,
             "/schedules/{id}/holidays",

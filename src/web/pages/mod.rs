@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod errors;
+pub mod holiday_import;
 pub mod incidents;
 pub mod profile;
 pub mod schedule_edit;
