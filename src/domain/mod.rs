@@ -2,6 +2,7 @@
 
 pub mod alert;
 pub mod audit;
+pub mod holiday_calendar;
 pub mod ids;
 pub mod incident;
 pub mod oncall_load;

@@ -1,21 +1,23 @@
 //! Field-level validation messages, shown next to the field on a form and listed in API errors.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Messages keyed by form field name; empty means valid.
+/// Messages keyed by form field name; empty means valid. Names are usually literals; lists of
+/// things (a schedule's layers) use built names such as `layers.1.handoff`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(BTreeMap<&'static str, String>);
+pub struct FieldErrors(BTreeMap<Cow<'static, str>, String>);
 
 impl FieldErrors {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
+    pub fn add(&mut self, field: impl Into<Cow<'static, str>>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_insert_with(|| message.into());
     }
 
-    pub fn single(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn single(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         let mut e = Self::new();
         e.add(field, message);
         e
@@ -24,7 +26,7 @@ impl FieldErrors {
     /// Records the error of `result` under `field` and returns its value, if any.
     pub fn check<T, E: std::fmt::Display>(
         &mut self,
-        field: &'static str,
+        field: impl Into<Cow<'static, str>>,
         result: Result<T, E>,
     ) -> Option<T> {
         match result {
@@ -44,8 +46,8 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.0.iter().map(|(k, v)| (*k, v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 
     /// `Ok(())` when there is nothing to report.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod demo;
 pub mod feeds;
+pub mod holiday_import;
 pub mod incidents;
 pub mod passwords;
 pub mod schedules;

@@ -16,8 +16,8 @@ use crate::db::{DbConn, is_unique_violation};
 use crate::domain::audit::{Actor, AuditAction};
 use crate::domain::ids::{is_valid_id, new_id};
 use crate::domain::schedule::{
-    Layer, Override, Restriction, Rotation, RotationUnit, Schedule, Shift, Version, check_override,
-    parse_time_of_day, parse_time_zone, parse_weekday,
+    Layer, Override, Restriction, Rotation, RotationUnit, Schedule, ScheduleError, Shift, Version,
+    check_override, parse_date, parse_time_of_day, parse_time_zone, parse_weekday,
 };
 use crate::domain::validation::{FieldErrors, bounded_text};
 use crate::error::AppError;
@@ -26,7 +26,7 @@ use crate::state::AppState;
 
 /// How far around an instant overrides are loaded to find the full extent of a shift.
 const OVERRIDE_HORIZON: Duration = Duration::days(120);
-const MAX_LAYERS: usize = 10;
+pub const MAX_LAYERS: usize = 10;
 const MAX_PARTICIPANTS: usize = 100;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -399,13 +399,12 @@ fn validate(conn: &mut DbConn, input: &ScheduleInput) -> Result<ValidSchedule, A
         errors.add("layers", format!("at most {MAX_LAYERS} layers"));
     }
     let people = people(conn)?;
-    let mut layers = Vec::new();
-    for (i, l) in input.layers.iter().enumerate() {
-        match validate_layer(&people, l) {
-            Ok(layer) => layers.push(layer),
-            Err(message) => errors.add("layers", format!("layer {}: {message}", i + 1)),
-        }
-    }
+    let layers: Vec<Layer> = input
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| validate_layer(&people, l, i, &mut errors))
+        .collect();
     match (name, description, time_zone) {
         (Some(name), Some(description), Some(time_zone)) if errors.is_empty() => {
             Ok(ValidSchedule {
@@ -419,16 +418,67 @@ fn validate(conn: &mut DbConn, input: &ScheduleInput) -> Result<ValidSchedule, A
     }
 }
 
-fn validate_layer(people: &HashMap<String, Person>, l: &LayerInput) -> Result<Layer, String> {
-    let name = bounded_text(&l.name, "the layer name", 80)?;
-    let unit = RotationUnit::parse(l.every.trim())
-        .ok_or_else(|| "the rotation must be hourly, daily or weekly".to_owned())?;
-    if !(1..=365).contains(&l.count) {
-        return Err("the rotation count must be between 1 and 365".into());
+/// A layer's errors go under `layers.{index}.{field}` (restrictions under
+/// `layers.{index}.restrictions.{n}`), so a form with several layers can show each message next to
+/// the field it is about.
+fn validate_layer(
+    people: &HashMap<String, Person>,
+    l: &LayerInput,
+    index: usize,
+    errors: &mut FieldErrors,
+) -> Option<Layer> {
+    let field = |name: &str| format!("layers.{index}.{name}");
+    let name = errors.check(field("name"), bounded_text(&l.name, "the layer name", 80));
+    let unit = errors.check(
+        field("every"),
+        RotationUnit::parse(l.every.trim()).ok_or("the rotation must be hourly, daily or weekly"),
+    );
+    let count = errors.check(
+        field("count"),
+        Some(l.count)
+            .filter(|c| (1..=Rotation::MAX_COUNT).contains(c))
+            .ok_or(ScheduleError::BadCount),
+    );
+    let start = errors.check(field("start"), parse_date(&l.start));
+    let handoff = errors.check(field("handoff"), parse_time_of_day(&l.handoff));
+    let participants = errors.check(field("participants"), participants(people, l));
+    let mut restrictions = Vec::new();
+    for (n, r) in l.restrictions.iter().enumerate() {
+        if let Some(r) = errors.check(field(&format!("restrictions.{n}")), restriction(r)) {
+            restrictions.push(r);
+        }
     }
-    let start = NaiveDate::parse_from_str(l.start.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("'{}' is not a date (YYYY-MM-DD)", l.start.trim()))?;
-    let handoff = parse_time_of_day(l.handoff.trim()).map_err(|e| e.to_string())?;
+    Some(Layer {
+        name: name?,
+        rotation: Rotation {
+            unit: unit?,
+            count: count?,
+        },
+        start: start?,
+        handoff: handoff?,
+        participants: participants?,
+        // One refused window refuses the layer, as any other refused field does.
+        restrictions: (restrictions.len() == l.restrictions.len()).then_some(restrictions)?,
+    })
+}
+
+fn restriction(r: &RestrictionInput) -> Result<Restriction, String> {
+    if r.from.trim().is_empty() || r.to.trim().is_empty() {
+        return Err("a window needs both a from and a to time".into());
+    }
+    let days = r
+        .days
+        .iter()
+        .map(|d| parse_weekday(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let from = parse_time_of_day(&r.from).map_err(|e| e.to_string())?;
+    let to = parse_time_of_day(&r.to).map_err(|e| e.to_string())?;
+    Ok(Restriction { days, from, to })
+}
+
+/// The ids of a layer's participants, in turn order.
+fn participants(people: &HashMap<String, Person>, l: &LayerInput) -> Result<Vec<String>, String> {
     let named: Vec<&str> = l
         .participants
         .iter()
@@ -441,35 +491,12 @@ fn validate_layer(people: &HashMap<String, Person>, l: &LayerInput) -> Result<La
     if named.len() > MAX_PARTICIPANTS {
         return Err(format!("at most {MAX_PARTICIPANTS} participants"));
     }
-    let mut participants = Vec::with_capacity(named.len());
-    for raw in named {
-        participants.push(
-            resolve_person(people, raw).ok_or_else(|| format!("'{raw}' is not an active user"))?,
-        );
-    }
-    let mut restrictions = Vec::new();
-    for r in &l.restrictions {
-        let days = r
-            .days
-            .iter()
-            .map(|d| parse_weekday(d.trim()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let from = parse_time_of_day(r.from.trim()).map_err(|e| e.to_string())?;
-        let to = parse_time_of_day(r.to.trim()).map_err(|e| e.to_string())?;
-        restrictions.push(Restriction { days, from, to });
-    }
-    Ok(Layer {
-        name,
-        rotation: Rotation {
-            unit,
-            count: l.count,
-        },
-        start,
-        handoff,
-        participants,
-        restrictions,
-    })
+    named
+        .into_iter()
+        .map(|raw| {
+            resolve_person(people, raw).ok_or_else(|| format!("'{raw}' is not an active user"))
+        })
+        .collect()
 }
 
 fn name_taken() -> AppError {

@@ -130,11 +130,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/schedules/{id}.ics").route(get().to(schedules::schedule_feed)))
         .service(resource("/users/{id}/oncall.ics").route(get().to(schedules::user_feed)))
         .service(resource("/schedules/{id}").route(get().to(schedules::show)))
+        .service(
+            resource("/schedules/{id}/edit")
+                .route(get().to(pages::schedule_edit::show))
+                .route(post().to(pages::schedule_edit::submit)),
+        )
         .service(resource("/schedules/{id}/feed/rotate").route(post().to(schedules::rotate_feed)))
         .service(resource("/schedules/{id}/backup").route(post().to(schedules::create_backup)))
         .service(resource("/schedules/{id}/review").route(get().to(schedules::review)))
         .service(resource("/schedules/{id}/notes").route(post().to(schedules::add_note)))
         .service(resource("/schedules/{id}/holidays").route(post().to(schedules::add_holiday)))
+        .service(
+            resource("/schedules/{id}/holidays/import")
+                .route(post().to(pages::holiday_import::import)),
+        )
         .service(
             resource("/schedules/{id}/holidays/{holiday_id}/delete")
                 .route(post().to(schedules::remove_holiday)),
@@ -264,6 +273,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/schedules/{id}/holidays")
                         .route(post().to(api::schedules::add_holiday)),
+                )
+                // Before "/schedules/{id}/holidays/{holiday_id}", which would take "import".
+                .service(
+                    resource("/schedules/{id}/holidays/import")
+                        .route(post().to(api::holiday_import::import)),
                 )
                 .service(
                     resource("/schedules/{id}/holidays/{holiday_id}")

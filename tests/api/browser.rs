@@ -1,5 +1,6 @@
 //! Real headless Chromium through chromedriver, when `LOOKOUT_TEST_BROWSER` names chromedriver:
-//! first-run setup, sign in, the dashboard, sign out.
+//! first-run setup, sign in, the dashboard, sign out; live incidents; building and editing a
+//! schedule.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -401,5 +402,17 @@ async fn a_manager_builds_a_rotation_and_an_override_changes_the_timeline() {
     );
     c.set_window_size(390, 844).await.expect("phone size");
     screenshot(c, "schedule-phone").await;
+
+    // On the phone still: a second layer on top, added and saved on the edit page.
+    click(c, "a[href$='/edit']").await;
+    wait_for_text(c, "h1", "Edit layers").await;
+    click(c, "button[value=add_layer]").await;
+    wait_for(c, "[name='l1.participants']").await;
+    fill(c, "l1.name", "Weekend cover").await;
+    fill(c, "l1.participants", "ben@example.com").await;
+    screenshot(c, "schedule-edit-phone").await;
+    click(c, "button.primary[value=save]").await;
+    wait_for_text(c, ".flash", "new layers apply from now").await;
+    assert!(text(c, ".layers").await.contains("Weekend cover"));
     driver.client.clone().close().await.expect("close browser");
 }

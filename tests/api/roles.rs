@@ -596,6 +596,32 @@ fn table() -> Vec<Route> {
             "/schedules/{missing}/holidays/{missing}/delete",
             AtLeast(Manager, 404),
         ),
+        page(
+            Method::GET,
+            "/schedules/{id}/edit",
+            "/schedules/{missing}/edit",
+            AtLeast(Manager, 404),
+        ),
+        page(
+            Method::POST,
+            "/schedules/{id}/edit",
+            "/schedules/{missing}/edit",
+            AtLeast(Manager, 404),
+        ),
+        // The table posts an urlencoded form; the upload wants multipart/form-data.
+        page(
+            Method::POST,
+            "/schedules/{id}/holidays/import",
+            "/schedules/{missing}/holidays/import",
+            AtLeast(Manager, 400),
+        ),
+        api(
+            Method::POST,
+            "/schedules/{id}/holidays/import",
+            "/api/v1/schedules/{missing}/holidays/import",
+            None,
+            AtLeast(Manager, 404),
+        ),
         api(
             Method::POST,
             "/schedules/{id}/holidays",
