@@ -18,6 +18,7 @@ mod roles;
 mod schedules;
 mod services;
 mod setup;
+mod smtp;
 mod swaps;
 mod tokens;
 mod webhooks;
