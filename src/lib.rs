@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod services;
 pub mod startup;
 pub mod state;

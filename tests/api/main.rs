@@ -20,6 +20,7 @@ mod schedule_edit;
 mod schedules;
 mod services;
 mod setup;
+mod smtp;
 mod swaps;
 mod tokens;
 mod webhooks;

@@ -1,0 +1,4 @@
+//! Telling people about incidents. `mail` delivers over SMTP; `page_mail` writes the page.
+
+pub mod mail;
+pub mod page_mail;
