@@ -355,6 +355,7 @@ async fn service_with_key(ctx: &Ctx, name: &str) -> (String, String) {
         name: name.into(),
         description: "load benchmark".into(),
         owner: ctx.admin.email.clone(),
+        ..ServiceInput::default()
     };
     let service = catalog::create_service(&ctx.state, &Actor::cli(), &input)
         .await

@@ -14,6 +14,7 @@ pub mod events;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;
+pub mod scheduler;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -32,6 +32,14 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// email
+    pub channel: &'static str,
+    /// sent, retried, failed, off
+    pub result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -47,6 +55,8 @@ pub struct Metrics {
     pub logins: Family<OutcomeLabels, Counter>,
     pub webhooks: Family<WebhookLabels, Counter>,
     pub webhook_alerts: Family<WebhookLabels, Counter>,
+    pub notifications: Family<NotificationLabels, Counter>,
+    pub escalation_jobs: Counter,
     db_pool_size: Gauge,
     db_pool_idle: Gauge,
     db_pool_max: Gauge,
@@ -94,6 +104,18 @@ impl Metrics {
             "Alerts carried by webhook requests, by endpoint kind and outcome",
             webhook_alerts.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "notification_attempts",
+            "Attempts to deliver a page, by channel and result (sent, retried, failed, off)",
+            notifications.clone(),
+        );
+        let escalation_jobs = Counter::default();
+        registry.register(
+            "escalation_jobs",
+            "Escalation steps and deadlines the engine has acted on",
+            escalation_jobs.clone(),
+        );
         let db_pool_size = Gauge::default();
         registry.register(
             "db_pool_connections",
@@ -119,6 +141,8 @@ impl Metrics {
             logins,
             webhooks,
             webhook_alerts,
+            notifications,
+            escalation_jobs,
             db_pool_size,
             db_pool_idle,
             db_pool_max,

@@ -17,6 +17,7 @@ use crate::db::{Db, DbError};
 use crate::error::AppError;
 use crate::events::Events;
 use crate::metrics::Metrics;
+use crate::notify::mail::Mailer;
 use crate::services::alert_intake::IngestQueue;
 use crate::services::catalog::KeyCache;
 use crate::services::setup;
@@ -39,6 +40,8 @@ pub enum StartupError {
 
 pub struct Application {
     server: Server,
+    /// The escalation engine's task; it stops with the server.
+    engine: tokio::task::JoinHandle<()>,
     port: u16,
     base_url: BaseUrl,
     setup_link: Option<String>,
@@ -66,8 +69,24 @@ pub async fn open_state(
         .await?;
     let secret = SecretKey::from_encoded(&encoded)
         .ok_or_else(|| AppError::Internal("the stored secret key is damaged".into()))?;
+    let mailer = match &settings.smtp_url {
+        Some(url) => Some(
+            Mailer::from_settings(url, &settings.mail_from)
+                .map_err(|e| AppError::Internal(format!("LOOKOUT_SMTP_URL: {e}")))?,
+        ),
+        None => {
+            tracing::info!("LOOKOUT_SMTP_URL is not set: pages are not mailed, only logged");
+            None
+        }
+    };
     let events = Events::new();
-    let ingest = IngestQueue::start(db.clone(), clock.clone(), events.clone());
+    let engine_wake = Arc::new(tokio::sync::Notify::new());
+    let ingest = IngestQueue::start(
+        db.clone(),
+        clock.clone(),
+        events.clone(),
+        engine_wake.clone(),
+    );
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -76,6 +95,8 @@ pub async fn open_state(
         secret,
         metrics: Arc::new(Metrics::new()),
         events,
+        mailer,
+        engine_wake,
         ingest,
         keys: Arc::new(KeyCache::default()),
         limiter: Arc::new(RateLimiter::default()),
@@ -104,6 +125,8 @@ impl Application {
         if let Some(link) = &setup_link {
             tracing::info!("no users yet: open {link} to create the first admin");
         }
+
+        let engine = crate::scheduler::start(state.clone());
 
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         let app_state = state.clone();
@@ -136,6 +159,7 @@ impl Application {
 
         Ok(Application {
             server,
+            engine,
             port: local.port(),
             base_url,
             setup_link,
@@ -172,6 +196,8 @@ impl Application {
             self.base_url.as_str(),
             self.state.db.backend().name()
         );
-        self.server.await
+        let served = self.server.await;
+        self.engine.abort();
+        served
     }
 }

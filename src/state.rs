@@ -22,6 +22,10 @@ pub struct AppState {
     pub secret: SecretKey,
     pub metrics: Arc<Metrics>,
     pub events: Events,
+    /// Sends pages by e-mail; `None` when `LOOKOUT_SMTP_URL` is not set (mail off, logged).
+    pub mailer: Option<crate::notify::mail::Mailer>,
+    /// Wakes the escalation engine early: new due work was committed (an incident opened).
+    pub engine_wake: Arc<tokio::sync::Notify>,
     /// The group-commit writer for webhook deliveries.
     pub ingest: IngestQueue,
     pub keys: Arc<KeyCache>,

@@ -95,6 +95,7 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        escalation_policy_id -> Nullable<Text>,
     }
 }
 
@@ -293,6 +294,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    escalation_policies (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        repeat_count -> Integer,
+        steps -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    escalation_jobs (id) {
+        id -> Text,
+        incident_id -> Text,
+        kind -> Text,
+        step -> Integer,
+        due_at -> Timestamp,
+        reason -> Text,
+        done_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        incident_id -> Text,
+        user_id -> Nullable<Text>,
+        channel -> Text,
+        address -> Text,
+        reason -> Text,
+        idempotency_key -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(integrations -> services (service_id));
 diesel::joinable!(incidents -> services (service_id));
 diesel::joinable!(alerts -> incidents (incident_id));
@@ -317,4 +364,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     handoff_notes,
     swap_requests,
     time_off,
+    escalation_policies,
+    escalation_jobs,
+    notifications,
 );

@@ -46,11 +46,14 @@ pub enum AuditAction {
     ScheduleSwapCancelled,
     TimeOffAdded,
     TimeOffRemoved,
+    EscalationPolicyCreated,
+    EscalationPolicyUpdated,
+    SeveritiesUpdated,
     UserFeedRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 41] = [
+    pub const ALL: [AuditAction; 44] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -91,6 +94,9 @@ impl AuditAction {
         AuditAction::ScheduleSwapCancelled,
         AuditAction::TimeOffAdded,
         AuditAction::TimeOffRemoved,
+        AuditAction::EscalationPolicyCreated,
+        AuditAction::EscalationPolicyUpdated,
+        AuditAction::SeveritiesUpdated,
         AuditAction::UserFeedRotated,
     ];
 
@@ -136,6 +142,9 @@ impl AuditAction {
             AuditAction::ScheduleSwapCancelled => "schedule.swap_cancelled",
             AuditAction::TimeOffAdded => "time_off.added",
             AuditAction::TimeOffRemoved => "time_off.removed",
+            AuditAction::EscalationPolicyCreated => "escalation_policy.created",
+            AuditAction::EscalationPolicyUpdated => "escalation_policy.updated",
+            AuditAction::SeveritiesUpdated => "settings.severities_updated",
             AuditAction::UserFeedRotated => "user.feed_rotated",
         }
     }

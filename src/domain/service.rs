@@ -15,6 +15,8 @@ pub struct Service {
     pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who is paged, and in what order, when an incident of this service is not acknowledged.
+    pub escalation_policy_id: Option<String>,
 }
 
 impl Service {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::db::repo::{alerts, incidents, severity_levels, timeline};
@@ -24,6 +24,7 @@ use crate::domain::service::Integration;
 use crate::domain::severity::Severity;
 use crate::error::AppError;
 use crate::events::Events;
+use crate::services::escalation;
 
 /// One webhook request's alerts, for one integration.
 #[derive(Debug, Clone)]
@@ -480,6 +481,16 @@ fn open_incident(
             last_alert_at: Some(now),
         },
     )?;
+    escalation::plan_opened(
+        c,
+        &escalation::Opened {
+            incident_id: &id,
+            service_id: &integration.service_id,
+            ack_deadline,
+            resolve_deadline,
+        },
+        now,
+    )?;
     let alert_id = insert_alert(c, now, &id, alert, severity)?;
     let mut message = format!("Opened by {} as {severity}: {}", sender.name, alert.title);
     if previous.is_some() {
@@ -561,6 +572,7 @@ fn attach(
         let times = severity_levels::response_times(c, new_severity)?;
         let (ack, resolve) = times.deadlines(incident.created_at);
         incidents::set_severity(c, &incident.id, new_severity, ack, resolve, now)?;
+        escalation::plan_deadlines(c, &incident.id, ack, resolve)?;
         let message = format!(
             "Severity raised from {} to {new_severity} by alert: {}",
             incident.severity, alert.title
@@ -621,6 +633,7 @@ fn resolve_alert(
         label: &sender.name,
     };
     incidents::resolve(c, &incident.id, &by, now)?;
+    escalation::plan_resolved(c, &incident.id, now)?;
     let message = format!("Resolved by {}: every alert has resolved", sender.name);
     event(c, now, sender, &incident.id, "resolved", &message, None)?;
     Ok(result(
@@ -648,6 +661,7 @@ fn acknowledge(
             Some((&incident.id, incident.number)),
         ));
     }
+    escalation::plan_acknowledged(c, &incident.id, batch.now)?;
     event(
         c,
         batch.now,
@@ -684,11 +698,12 @@ const QUEUE_DEPTH: usize = 4096;
 
 impl IngestQueue {
     /// Starts the writer thread. It ends when every handle to the queue is dropped.
-    pub fn start(db: Db, clock: Arc<dyn Clock>, events: Events) -> Self {
+    /// `engine` is woken when a batch opened an incident: its first escalation step is due now.
+    pub fn start(db: Db, clock: Arc<dyn Clock>, events: Events, engine: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let spawned = std::thread::Builder::new()
             .name("lookout-ingest".into())
-            .spawn(move || writer(db, clock, events, rx));
+            .spawn(move || writer(db, clock, events, engine, rx));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the ingest writer");
         }
@@ -708,7 +723,13 @@ impl IngestQueue {
     }
 }
 
-fn writer(db: Db, clock: Arc<dyn Clock>, events: Events, mut rx: mpsc::Receiver<Job>) {
+fn writer(
+    db: Db,
+    clock: Arc<dyn Clock>,
+    events: Events,
+    engine: Arc<Notify>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     // The writer keeps one connection, so its prepared statements stay cached between batches;
     // after an error it takes a fresh one.
     let mut held: Option<PooledConn> = None;
@@ -752,6 +773,14 @@ fn writer(db: Db, clock: Arc<dyn Clock>, events: Events, mut rx: mpsc::Receiver<
         };
         for id in &touched {
             events.incident_changed(id);
+        }
+        let opened = replies
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|r| r.outcome == Outcome::Opened);
+        if opened {
+            engine.notify_one();
         }
         for (job, reply) in jobs.into_iter().zip(replies) {
             let _ = job.reply.send(reply);
@@ -814,6 +843,7 @@ mod tests {
                 name: "Checkout",
                 description: "",
                 owner_id: None,
+                escalation_policy_id: None,
                 now,
             },
         )

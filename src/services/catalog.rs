@@ -27,12 +27,15 @@ pub struct ServiceInput {
     pub description: String,
     /// A user id or e-mail address; empty for none.
     pub owner: String,
+    /// An escalation policy's id; empty for none.
+    pub escalation_policy: String,
 }
 
 struct ValidService {
     name: String,
     description: String,
     owner_id: Option<String>,
+    escalation_policy_id: Option<String>,
 }
 
 fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidService, AppError> {
@@ -58,11 +61,26 @@ fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidServ
             }
         }
     };
+    let policy = input.escalation_policy.trim();
+    let escalation_policy_id = if policy.is_empty() {
+        None
+    } else {
+        if crate::services::escalation::policy_exists(conn, policy)? {
+            Some(policy.to_owned())
+        } else {
+            errors.add(
+                "escalation_policy_id",
+                format!("there is no escalation policy '{policy}'"),
+            );
+            None
+        }
+    };
     match (name, description) {
         (Some(name), Some(description)) if errors.is_empty() => Ok(ValidService {
             name,
             description,
             owner_id,
+            escalation_policy_id,
         }),
         _ => Err(AppError::Invalid(errors)),
     }
@@ -97,6 +115,7 @@ pub async fn create_service(
                     name: &valid.name,
                     description: &valid.description,
                     owner_id: valid.owner_id.as_deref(),
+                    escalation_policy_id: valid.escalation_policy_id.as_deref(),
                     now,
                 },
             );
@@ -133,6 +152,7 @@ pub async fn update_service(
                 name: &valid.name,
                 description: &valid.description,
                 owner_id: valid.owner_id.as_deref(),
+                escalation_policy_id: valid.escalation_policy_id.as_deref(),
             };
             match services::update(c, &id, &change, now) {
                 Err(e) if is_unique_violation(&e) => return Err(name_taken()),

@@ -22,6 +22,7 @@ use crate::domain::validation::{FieldErrors, bounded_text};
 use crate::error::AppError;
 use crate::services::audit;
 use crate::services::auth::Principal;
+use crate::services::escalation;
 use crate::state::AppState;
 
 /// An incident with the names a list or page shows next to it.
@@ -338,6 +339,7 @@ pub async fn acknowledge(
                     label: &me.name,
                 };
                 incidents::acknowledge(c, &incident.id, &by, now)?;
+                escalation::plan_acknowledged(c, &incident.id, now)?;
                 note(
                     c,
                     now,
@@ -376,6 +378,7 @@ pub async fn resolve(
                     label: &me.name,
                 };
                 incidents::resolve(c, &incident.id, &by, now)?;
+                escalation::plan_resolved(c, &incident.id, now)?;
                 note(
                     c,
                     now,
@@ -447,6 +450,7 @@ pub async fn change_severity(
         let (ack, resolve) =
             severity_levels::response_times(c, severity)?.deadlines(incident.created_at);
         incidents::set_severity(c, &incident.id, severity, ack, resolve, now)?;
+        escalation::plan_deadlines(c, &incident.id, ack, resolve)?;
         let message = format!(
             "Severity changed from {} to {severity} by {}",
             incident.severity, me.name
@@ -606,6 +610,16 @@ pub async fn create(
                     last_alert_at: None,
                 },
             )?;
+            escalation::plan_opened(
+                c,
+                &escalation::Opened {
+                    incident_id: &id,
+                    service_id: &service.id,
+                    ack_deadline,
+                    resolve_deadline,
+                },
+                now,
+            )?;
             let message = format!("Opened by {} as {severity}", me.name);
             note(c, now, &id, "created", &me.on_timeline(), &message)?;
             let incident = load(c, &id)?;
@@ -620,6 +634,7 @@ pub async fn create(
         })
         .await?;
     st.events.incident_changed(&view.incident.id);
+    st.engine_wake.notify_one();
     Ok(view)
 }
 

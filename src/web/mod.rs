@@ -23,8 +23,8 @@ use crate::error::AppError;
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{
-        admin_users, audit, auth, dashboard, incidents, profile, schedules, services, setup, swaps,
-        time_off,
+        admin_users, audit, auth, dashboard, escalation, incidents, profile, schedules, services,
+        setup, swaps, time_off,
     };
     use web::{delete, get, patch, post, put, resource};
 
@@ -149,6 +149,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(schedules::remove_holiday)),
         )
         .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
+        .service(
+            resource("/escalation-policies")
+                .route(get().to(escalation::list))
+                .route(post().to(escalation::create)),
+        )
+        // Before "/escalation-policies/{id}", which would take "new" as an id.
+        .service(resource("/escalation-policies/new").route(get().to(escalation::new)))
+        .service(
+            resource("/escalation-policies/{id}")
+                .route(get().to(escalation::show))
+                .route(post().to(escalation::update)),
+        )
+        .service(
+            resource("/admin/severities")
+                .route(get().to(escalation::severities))
+                .route(post().to(escalation::set_severities)),
+        )
         .service(resource("/schedules/{id}/swaps").route(post().to(swaps::offer)))
         .service(resource("/schedules/{id}/swap-approval").route(post().to(swaps::set_approval)))
         .service(resource("/swaps/{id}/take").route(post().to(swaps::take)))
@@ -306,6 +323,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(post().to(api::time_off::add)),
                 )
                 .service(resource("/time-off/{id}").route(delete().to(api::time_off::remove)))
+                .service(
+                    resource("/escalation-policies")
+                        .route(get().to(api::escalation::list))
+                        .route(post().to(api::escalation::create)),
+                )
+                .service(
+                    resource("/escalation-policies/{id}")
+                        .route(get().to(api::escalation::show))
+                        .route(put().to(api::escalation::update)),
+                )
+                .service(
+                    resource("/severities")
+                        .route(get().to(api::escalation::severities))
+                        .route(put().to(api::escalation::set_severities)),
+                )
                 .service(resource("/oncall").route(get().to(api::schedules::on_call))),
         );
 }

@@ -118,6 +118,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub setup_link: Option<String>,
     pub database: DatabaseUrl,
+    settings: Settings,
     handle: actix_web::dev::ServerHandle,
     // Dropped last: the server stops before its database goes.
     _db: TestDb,
@@ -151,6 +152,7 @@ impl TestApp {
         let (db, url) = TestDb::create(backend);
         let mut settings = test_settings(url.clone());
         configure(&mut settings);
+        let kept = settings.clone();
         let clock = ManualClock::new(
             Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0)
                 .single()
@@ -170,6 +172,7 @@ impl TestApp {
             clock,
             setup_link,
             database: url,
+            settings: kept,
             handle,
             _db: db,
         }
@@ -297,6 +300,41 @@ impl TestApp {
         let user = self.create_user(&email, role).await;
         let token = self.token_of(&user).await;
         (user, token)
+    }
+
+    /// Stops the server and its engine (as a crash or a deploy would), then starts a new instance
+    /// on the same database and clock; the address and state change to the new one's.
+    pub async fn restart(&mut self, while_down: impl FnOnce(&ManualClock)) {
+        self.handle.stop(false).await;
+        while_down(&self.clock);
+        let app = Application::build(self.settings.clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("application restarts");
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        self.state = app.state().clone();
+        self.handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+    }
+
+    /// Runs the escalation engine's round now (the background engine runs too; each job still
+    /// happens once) and returns when everything due at the test clock's now has been done.
+    ///
+    /// It also waits for deliveries the background engine has under way: their lease is on the
+    /// manual clock, so moving the clock past it would let a second round send them again.
+    pub async fn settle(&self) {
+        for _ in 0..500 {
+            lookout::scheduler::run_once(&self.state)
+                .await
+                .expect("engine round");
+            let busy = lookout::services::outbox::in_flight(&self.state)
+                .await
+                .expect("outbox");
+            if busy == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("deliveries still under way after 5 s");
     }
 
     /// An API token for someone who already exists.

@@ -210,6 +210,7 @@ on_both_databases! {
 
         // The SLA: an hour later without an acknowledgement the P1 is breached.
         app.clock.advance(chrono::Duration::minutes(61));
+        app.settle().await;
         assert_eq!(api.get(&format!("/api/v1/incidents/{id}")).await.json["sla_breached"], true);
         let page = app.signed_in("viewer").await.get("/incidents").await;
         assert!(page.body.contains("breached\">ack overdue by 1 min"), "{}", page.body);
@@ -231,7 +232,7 @@ on_both_databases! {
 
         let timeline = api.get(&format!("/api/v1/incidents/{id}/timeline")).await.json;
         let kinds: Vec<&str> = timeline.as_array().expect("list").iter().map(|e| e["kind"].as_str().unwrap_or("")).collect();
-        assert_eq!(kinds, ["created", "acknowledged", "note", "resolved"]);
+        assert_eq!(kinds, ["created", "sla_breached", "acknowledged", "note", "resolved"]);
         for e in timeline.as_array().expect("list") {
             for field in ["at", "kind", "actor", "message"] {
                 assert!(e.get(field).is_some(), "{field}");

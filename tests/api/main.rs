@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod cli;
 mod csrf;
+mod escalation;
 mod health;
 mod holiday_import;
 mod incidents;

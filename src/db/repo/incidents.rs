@@ -291,6 +291,37 @@ pub fn resolve(conn: &mut DbConn, id: &str, by: &By<'_>, now: DateTime<Utc>) -> 
         .execute(conn)
 }
 
+/// Marks a lapsed deadline; 0 when it was marked already.
+pub fn mark_breached(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        incidents::table
+            .find(id)
+            .filter(incidents::sla_breached.eq(false)),
+    )
+    .set((
+        incidents::sla_breached.eq(true),
+        incidents::updated_at.eq(to_db(now)),
+        incidents::version.eq(incidents::version + 1),
+    ))
+    .execute(conn)
+}
+
+/// Records how far escalation has gone (steps notified, counting repeats).
+pub fn set_escalation_step(
+    conn: &mut DbConn,
+    id: &str,
+    step: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(incidents::table.find(id))
+        .set((
+            incidents::escalation_step.eq(step),
+            incidents::updated_at.eq(to_db(now)),
+            incidents::version.eq(incidents::version + 1),
+        ))
+        .execute(conn)
+}
+
 pub fn set_severity(
     conn: &mut DbConn,
     id: &str,

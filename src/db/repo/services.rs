@@ -18,6 +18,7 @@ pub(crate) struct ServiceRow {
     archived_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    escalation_policy_id: Option<String>,
 }
 
 impl From<ServiceRow> for Service {
@@ -30,6 +31,7 @@ impl From<ServiceRow> for Service {
             archived_at: r.archived_at.map(from_db),
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
+            escalation_policy_id: r.escalation_policy_id,
         }
     }
 }
@@ -39,6 +41,7 @@ pub struct NewService<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub owner_id: Option<&'a str>,
+    pub escalation_policy_id: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -50,6 +53,7 @@ pub fn insert(conn: &mut DbConn, new: &NewService<'_>) -> QueryResult<()> {
             services::name_key.eq(new.name.to_lowercase()),
             services::description.eq(new.description),
             services::owner_id.eq(new.owner_id),
+            services::escalation_policy_id.eq(new.escalation_policy_id),
             services::created_at.eq(to_db(new.now)),
             services::updated_at.eq(to_db(new.now)),
         ))
@@ -103,6 +107,7 @@ pub struct ServiceChange<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub owner_id: Option<&'a str>,
+    pub escalation_policy_id: Option<&'a str>,
 }
 
 pub fn update(
@@ -117,6 +122,7 @@ pub fn update(
             services::name_key.eq(change.name.to_lowercase()),
             services::description.eq(change.description),
             services::owner_id.eq(change.owner_id),
+            services::escalation_policy_id.eq(change.escalation_policy_id),
             services::updated_at.eq(to_db(now)),
         ))
         .execute(conn)

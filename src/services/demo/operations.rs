@@ -371,7 +371,12 @@ pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<Opera
     let mut demo_state = st.clone();
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
     demo_state.clock = shared.clone();
-    let queue = IngestQueue::start(st.db.clone(), shared, st.events.clone());
+    let queue = IngestQueue::start(
+        st.db.clone(),
+        shared,
+        st.events.clone(),
+        st.engine_wake.clone(),
+    );
 
     let mut integrations = Vec::new();
     for (name, description, owner, kind) in SERVICES {
@@ -379,6 +384,7 @@ pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<Opera
             name: (*name).into(),
             description: (*description).into(),
             owner: owner.map(|i| people[i].email.clone()).unwrap_or_default(),
+            escalation_policy: String::new(),
         };
         let service = catalog::create_service(&demo_state, actor, &input).await?;
         let issued =
@@ -394,6 +400,7 @@ pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<Opera
             name: "Legacy reports".into(),
             description: "Old PDF reports, replaced by the warehouse".into(),
             owner: String::new(),
+            escalation_policy: String::new(),
         },
     )
     .await?;

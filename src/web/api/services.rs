@@ -18,6 +18,7 @@ pub struct ServiceJson {
     pub name: String,
     pub description: String,
     pub owner_id: Option<String>,
+    pub escalation_policy_id: Option<String>,
     pub archived: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -30,6 +31,7 @@ impl From<&Service> for ServiceJson {
             name: s.name.clone(),
             description: s.description.clone(),
             owner_id: s.owner_id.clone(),
+            escalation_policy_id: s.escalation_policy_id.clone(),
             archived: s.is_archived(),
             created_at: rfc3339(&s.created_at),
             updated_at: rfc3339(&s.updated_at),
@@ -103,6 +105,8 @@ pub struct NewServiceBody {
     /// E-mail or id of a manager or admin.
     #[serde(default)]
     pub owner: Option<String>,
+    #[serde(default)]
+    pub escalation_policy_id: Option<String>,
 }
 
 pub async fn create(
@@ -116,6 +120,7 @@ pub async fn create(
         name: body.name,
         description: body.description,
         owner: body.owner.unwrap_or_default(),
+        escalation_policy: body.escalation_policy_id.unwrap_or_default(),
     };
     let service = catalog::create_service(&st, &who.actor(Some(ip.0)), &input).await?;
     Ok(HttpResponse::Created()
@@ -130,7 +135,15 @@ pub struct ServicePatch {
     pub description: Option<String>,
     /// E-mail or id; `""` clears it.
     pub owner: Option<String>,
+    /// A policy id; `null` or `""` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub escalation_policy_id: Option<Option<String>>,
     pub archived: Option<bool>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 pub async fn update(
@@ -143,7 +156,11 @@ pub async fn update(
     let body = body.into_inner();
     let actor = who.actor(Some(ip.0));
     let mut service = catalog::get_service(&st, &path).await?;
-    if body.name.is_some() || body.description.is_some() || body.owner.is_some() {
+    if body.name.is_some()
+        || body.description.is_some()
+        || body.owner.is_some()
+        || body.escalation_policy_id.is_some()
+    {
         let current_owner = match &service.owner_id {
             Some(id) => id.clone(),
             None => String::new(),
@@ -154,6 +171,10 @@ pub async fn update(
                 .description
                 .unwrap_or_else(|| service.description.clone()),
             owner: body.owner.unwrap_or(current_owner),
+            escalation_policy: match body.escalation_policy_id {
+                Some(given) => given.unwrap_or_default(),
+                None => service.escalation_policy_id.clone().unwrap_or_default(),
+            },
         };
         service = catalog::update_service(&st, &actor, &service.id, &input).await?;
     }

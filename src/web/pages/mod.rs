@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod errors;
+pub mod escalation;
 pub mod holiday_import;
 pub mod incidents;
 pub mod profile;

@@ -13,6 +13,7 @@ use crate::domain::user::User;
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::services::catalog::{self, IntegrationInput, ServiceInput};
+use crate::services::escalation;
 use crate::state::AppState;
 use crate::web::extract::{ClientIp, RequireRole, role};
 use crate::web::flash::{Flash, redirect_with};
@@ -24,6 +25,8 @@ pub struct ServicesPage {
     pub ctx: PageCtx,
     pub services: Vec<Service>,
     pub owners: Vec<User>,
+    /// (id, name) of every escalation policy, for the picker.
+    pub policies: Vec<(String, String)>,
     pub form: ServiceForm,
     pub errors: FieldErrors,
     pub show_archived: bool,
@@ -36,6 +39,7 @@ pub struct ServicePage {
     pub service: Service,
     pub owner: Option<User>,
     pub owners: Vec<User>,
+    pub policies: Vec<(String, String)>,
     pub integrations: Vec<Integration>,
     pub form: ServiceForm,
     pub errors: FieldErrors,
@@ -73,6 +77,7 @@ pub struct ServiceForm {
     pub name: String,
     pub description: String,
     pub owner: String,
+    pub escalation_policy_id: String,
 }
 
 impl ServiceForm {
@@ -81,6 +86,7 @@ impl ServiceForm {
             name: self.name.clone(),
             description: self.description.clone(),
             owner: self.owner.clone(),
+            escalation_policy: self.escalation_policy_id.clone(),
         }
     }
 }
@@ -136,6 +142,7 @@ pub async fn list(
     page(&ServicesPage {
         services: catalog::list_services(&st, show_archived).await?,
         owners: catalog::possible_owners(&st).await?,
+        policies: escalation::choices(&st).await?,
         form: ServiceForm::default(),
         errors: FieldErrors::new(),
         show_archived,
@@ -166,6 +173,7 @@ pub async fn create(
                 &ServicesPage {
                     services: catalog::list_services(&st, false).await?,
                     owners: catalog::possible_owners(&st).await?,
+                    policies: escalation::choices(&st).await?,
                     form,
                     errors,
                     show_archived: false,
@@ -188,7 +196,9 @@ async fn service_page(st: &AppState, ctx: PageCtx, id: &str) -> Result<ServicePa
             name: service.name.clone(),
             description: service.description.clone(),
             owner: owner.as_ref().map(|o| o.email.clone()).unwrap_or_default(),
+            escalation_policy_id: service.escalation_policy_id.clone().unwrap_or_default(),
         },
+        policies: escalation::choices(st).await?,
         integrations: catalog::list_integrations(st, &service.id).await?,
         errors: FieldErrors::new(),
         integration_errors: FieldErrors::new(),

@@ -1,0 +1,369 @@
+//! Escalation over HTTP and real SMTP, on the manual clock: a P0 that nobody acknowledges pages
+//! step 1 at once, step 2 after its delay, breaches its SLA at 15 minutes and tells the service's
+//! owner; acknowledging stops the rest; a restart with work overdue runs it once, in order.
+//! The test clock starts at 2026-11-22T09:00Z.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::{Api, Backend, TestApp};
+use crate::smtp::SmtpSink;
+
+struct Setup {
+    api: Api,
+    hook: String,
+    policy: String,
+    service: String,
+}
+
+/// Ana and Ben respond, Boss owns the service. Step 1 pages Ana and waits 5 minutes; step 2
+/// pages whoever is on call on "Night" (Ben) and waits 10.
+async fn setup(app: &TestApp, repeat: u32) -> Setup {
+    for (who, role) in [
+        ("ana", "responder"),
+        ("ben", "responder"),
+        ("boss", "manager"),
+    ] {
+        app.create_user(&format!("{who}@example.com"), role).await;
+    }
+    let (_, token) = app.token_for("admin").await;
+    let api = app.api(Some(&token));
+    let schedule = api
+        .post(
+            "/api/v1/schedules",
+            json!({"name": "Night", "time_zone": "UTC", "layers": [{"name": "Only",
+                "rotation": {"every": "weekly", "count": 1}, "start": "2026-11-16",
+                "handoff": "00:00", "participants": ["ben@example.com"]}]}),
+        )
+        .await;
+    assert_eq!(schedule.status, 201, "{}", schedule.json);
+    let policy = api
+        .post(
+            "/api/v1/escalation-policies",
+            json!({"name": "Checkout pager", "repeat": repeat, "steps": [
+                {"delay_minutes": 5, "targets": [{"type": "user", "email": "ana@example.com"}]},
+                {"delay_minutes": 10, "targets": [{"type": "schedule", "id": schedule.json["id"]}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{}", policy.json);
+    assert_eq!(policy.json["steps"][1]["targets"][0]["name"], "Night");
+    let (service, _, key) = app.integration("generic").await;
+    let patched = api
+        .patch(
+            &format!("/api/v1/services/{service}"),
+            json!({"owner": "boss@example.com", "escalation_policy_id": policy.json["id"]}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.json);
+    assert_eq!(patched.json["escalation_policy_id"], policy.json["id"]);
+    Setup {
+        api,
+        hook: format!("/hooks/generic/{key}"),
+        policy: policy.json["id"].as_str().expect("id").to_owned(),
+        service,
+    }
+}
+
+async fn open(app: &TestApp, s: &Setup, title: &str) -> String {
+    let reply = app
+        .post_json(
+            &s.hook,
+            json!({"title": title, "severity": "P0", "dedup_key": title}).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.json);
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    list.json["incidents"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["title"] == title)
+        .and_then(|i| i["id"].as_str())
+        .expect("incident")
+        .to_owned()
+}
+
+async fn timeline(s: &Setup, incident: &str) -> Vec<String> {
+    let reply = s
+        .api
+        .get(&format!("/api/v1/incidents/{incident}/timeline"))
+        .await;
+    reply
+        .json
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+fn recipients(mail: &[crate::smtp::Received]) -> Vec<String> {
+    mail.iter().map(|m| m.to.join(",")).collect()
+}
+
+async fn with_mail(backend: Backend) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.smtp_url = Some(url::Url::parse(&url).expect("smtp url"));
+    })
+    .await;
+    (app, sink)
+}
+
+fn incident_of(list: &Value, id: &str) -> Value {
+    list["incidents"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["id"] == id)
+        .cloned()
+        .expect("incident")
+}
+
+async fn a_p0_nobody_acknowledges(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let id = open(&app, &s, "Checkout down").await;
+
+    // Step 1 at once: Ana, by real e-mail.
+    app.settle().await;
+    let mail = sink.wait_for(1).await;
+    assert_eq!(recipients(&mail), ["ana@example.com"]);
+    assert!(mail[0].data.contains("[P0]"), "{}", mail[0].data);
+    assert!(mail[0].data.contains("Checkout down"));
+    let events = timeline(&s, &id).await;
+    assert!(
+        events.iter().any(|e| e == "step 1: paging Ana"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "paged ana@example.com by e-mail"),
+        "{events:?}"
+    );
+
+    // Nothing more before the delay ends.
+    app.clock.advance(Duration::minutes(4));
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1);
+
+    // Step 2 at t0 + 5 min: whoever is on call on Night, now.
+    app.clock.advance(Duration::minutes(1));
+    app.settle().await;
+    let mail = sink.wait_for(2).await;
+    assert_eq!(recipients(&mail)[1], "ben@example.com");
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "escalated to step 2: not acknowledged within 5 min: paging Ben"),
+        "{events:?}"
+    );
+
+    // At t0 + 15 min the acknowledge deadline (P0: 15 min) lapses: breach marked, owner told.
+    app.clock.advance(Duration::minutes(10));
+    app.settle().await;
+    let mail = sink.wait_for(3).await;
+    assert_eq!(recipients(&mail)[2], "boss@example.com");
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "SLA breached: not acknowledged within 15 min"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("escalation policy 'Checkout pager' has run its course")),
+        "{events:?}"
+    );
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    let incident = incident_of(&list.json, &id);
+    assert_eq!(incident["sla_breached"], true);
+    assert_eq!(incident["escalation_step"], 2);
+
+    // Each page went out once, whatever ran meanwhile.
+    app.clock.advance(Duration::hours(1));
+    app.settle().await;
+    app.settle().await;
+    let counted: Vec<String> = recipients(&sink.messages());
+    assert_eq!(
+        counted,
+        ["ana@example.com", "ben@example.com", "boss@example.com"]
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .contains("lookout_notification_attempts_total{channel=\"email\",result=\"sent\"} 3"),
+        "{metrics}"
+    );
+}
+
+async fn acknowledging_stops_the_steps_and_repeat_goes_round(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 1).await;
+    let quiet = open(&app, &s, "Disk filling").await;
+    app.settle().await;
+    sink.wait_for(1).await;
+    let ack = s
+        .api
+        .post(&format!("/api/v1/incidents/{quiet}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(ack.status, 200, "{}", ack.json);
+    app.clock.advance(Duration::minutes(30));
+    app.settle().await;
+    assert_eq!(
+        recipients(&sink.messages()),
+        ["ana@example.com"],
+        "acknowledged: nobody else is paged"
+    );
+    let events = timeline(&s, &quiet).await;
+    assert!(
+        !events.iter().any(|e| e.contains("SLA breached")),
+        "{events:?}"
+    );
+
+    // Repeat 1: after both steps, the list runs once more.
+    let loud = open(&app, &s, "Payments failing").await;
+    app.settle().await;
+    for _ in 0..3 {
+        app.clock.advance(Duration::minutes(5));
+        app.settle().await;
+        app.clock.advance(Duration::minutes(10));
+        app.settle().await;
+    }
+    let events = timeline(&s, &loud).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e
+                == "escalated to step 1: not acknowledged within 10 min (round 2): paging Ana"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e.starts_with("escalation policy 'Checkout pager' has run its course: nobody acknowledged after 4 steps")), "{events:?}");
+    let _ = s.policy;
+    let _ = s.service;
+}
+
+async fn a_restart_runs_what_fell_due_once_in_order(backend: Backend) {
+    let (mut app, sink) = with_mail(backend).await;
+    let mut s = setup(&app, 0).await;
+    let id = open(&app, &s, "Queue stuck").await;
+    // Nobody drives the engine here: the new incident wakes it.
+    let mail = sink.wait_for(1).await;
+    assert_eq!(recipients(&mail), ["ana@example.com"]);
+    app.settle().await;
+
+    // Down for 20 minutes: step 2 (due at +5) and the acknowledge deadline (+15) fall due
+    // while nothing runs. The new instance's engine runs both on its own first round.
+    app.restart(|clock| clock.advance(Duration::minutes(20)))
+        .await;
+    s.api = app.api(s.api.token.as_deref());
+    let mail = sink.wait_for(3).await;
+    assert_eq!(
+        recipients(&mail),
+        ["ana@example.com", "ben@example.com", "boss@example.com"]
+    );
+    app.settle().await;
+    let events = timeline(&s, &id).await;
+    let step2 = events
+        .iter()
+        .position(|e| e.starts_with("escalated to step 2"));
+    let breach = events.iter().position(|e| e.starts_with("SLA breached"));
+    assert!(
+        step2.is_some() && breach.is_some() && step2 < breach,
+        "{events:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.starts_with("escalated to step 2"))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(sink.messages().len(), 3, "each page once");
+}
+
+async fn pages_are_retried_until_the_mail_server_is_back(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    sink.fail_with(Some("451 4.3.0 try again later"));
+    let id = open(&app, &s, "Cache cold").await;
+    app.settle().await;
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("e-mail to ana@example.com failed (")
+                && e.ends_with("trying again in 30 s")),
+        "{events:?}"
+    );
+    assert!(sink.messages().is_empty());
+    app.clock.advance(Duration::seconds(30));
+    app.settle().await;
+    let events = timeline(&s, &id).await;
+    assert!(
+        events.iter().any(|e| e.ends_with("trying again in 1 min")),
+        "{events:?}"
+    );
+
+    // The server is back: the page goes out at the next attempt, once.
+    sink.fail_with(None);
+    app.clock.advance(Duration::minutes(1));
+    app.settle().await;
+    let mail = sink.wait_for(1).await;
+    assert_eq!(recipients(&mail), ["ana@example.com"]);
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "paged ana@example.com by e-mail"),
+        "{events:?}"
+    );
+    // Step 2 is due at +5 min (the clock is at +1 min 30 s): it goes out normally.
+    app.clock.advance(Duration::seconds(210));
+    app.settle().await;
+    sink.wait_for(2).await;
+    assert_eq!(
+        recipients(&sink.messages()),
+        ["ana@example.com", "ben@example.com"]
+    );
+}
+
+/// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
+macro_rules! with_smtp_on_both {
+    ($($name:ident => $scenario:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if crate::helpers::postgres_url().is_some() {
+                        super::$scenario(crate::helpers::Backend::Postgres).await;
+                    }
+                }
+            }
+        )+
+    };
+}
+
+with_smtp_on_both! {
+    a_p0_that_nobody_acknowledges_escalates_and_breaches => a_p0_nobody_acknowledges,
+    acknowledging_stops_escalation_and_policies_repeat => acknowledging_stops_the_steps_and_repeat_goes_round,
+    a_restart_runs_overdue_work_once_in_order => a_restart_runs_what_fell_due_once_in_order,
+    failed_pages_are_retried_until_the_mail_server_is_back => pages_are_retried_until_the_mail_server_is_back,
+}
