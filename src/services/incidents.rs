@@ -288,11 +288,11 @@ struct Acting {
 }
 
 impl Acting {
-    fn of(principal: &Principal, ip: Option<String>) -> Self {
+    fn of(user: &User, ip: Option<String>) -> Self {
         Acting {
-            actor: principal.actor(ip),
-            user_id: principal.user.id.clone(),
-            name: principal.user.name.clone(),
+            actor: Actor::user(&user.id, &user.email, ip),
+            user_id: user.id.clone(),
+            name: user.name.clone(),
         }
     }
 
@@ -329,7 +329,18 @@ pub async fn acknowledge(
     ip: Option<String>,
     id: &str,
 ) -> Result<ActionResult, AppError> {
-    let me = Acting::of(principal, ip);
+    acknowledge_as(st, &principal.user, ip, id).await
+}
+
+/// Acknowledges as `user`, however they proved who they are (a session, a token, a signed
+/// link in a page e-mail).
+pub async fn acknowledge_as(
+    st: &AppState,
+    user: &User,
+    ip: Option<String>,
+    id: &str,
+) -> Result<ActionResult, AppError> {
+    let me = Acting::of(user, ip);
     act(st, id, move |c, now, incident| {
         match rules::acknowledge(incident.status).map_err(|m| AppError::Conflict(m.into()))? {
             Transition::AlreadyDone => Ok(false),
@@ -368,7 +379,7 @@ pub async fn resolve(
     ip: Option<String>,
     id: &str,
 ) -> Result<ActionResult, AppError> {
-    let me = Acting::of(principal, ip);
+    let me = Acting::of(&principal.user, ip);
     act(st, id, move |c, now, incident| {
         match rules::resolve(incident.status) {
             Transition::AlreadyDone => Ok(false),
@@ -414,7 +425,7 @@ pub async fn add_note(
             format!("a note may have at most {MAX_NOTE} characters"),
         ));
     }
-    let me = Acting::of(principal, ip);
+    let me = Acting::of(&principal.user, ip);
     act(st, id, move |c, now, incident| {
         note(c, now, &incident.id, "note", &me.on_timeline(), &text)?;
         incidents::touch(c, &incident.id, now)?;
@@ -442,7 +453,7 @@ pub async fn change_severity(
     let severity = severity
         .parse::<Severity>()
         .map_err(|e| AppError::invalid("severity", e))?;
-    let me = Acting::of(principal, ip);
+    let me = Acting::of(&principal.user, ip);
     act(st, id, move |c, now, incident| {
         if incident.severity == severity {
             return Ok(false);
@@ -484,7 +495,7 @@ pub async fn reassign(
     assignee: &str,
 ) -> Result<ActionResult, AppError> {
     let assignee = assignee.trim().to_lowercase();
-    let me = Acting::of(principal, ip);
+    let me = Acting::of(&principal.user, ip);
     act(st, id, move |c, now, incident| {
         let target = if assignee.is_empty() {
             None
@@ -561,7 +572,7 @@ pub async fn create(
     if service_key.is_empty() {
         errors.add("service", "choose a service");
     }
-    let me = Acting::of(principal, ip);
+    let me = Acting::of(&principal.user, ip);
     let now = st.clock.now();
     let view = st
         .db

@@ -2,6 +2,7 @@
 //! transaction that also writes the audit entry. Browser pages, the JSON API and the command line
 //! all call these same functions.
 
+pub mod ack_links;
 pub mod alert_intake;
 pub mod audit;
 pub mod auth;

@@ -121,6 +121,12 @@ async fn compose(st: &AppState, n: &NotificationRow) -> Result<Option<OutgoingMa
     };
     let url = st.base_url.join(&format!("/incidents/{}", incident.number));
     let zone = user.as_ref().map_or(chrono_tz::UTC, |u| u.tz());
+    let ack_url = match (&user, incident.status) {
+        (Some(u), crate::domain::incident::IncidentStatus::Triggered) => Some(
+            crate::services::ack_links::url(st, &incident.id, &u.id, st.clock.now()),
+        ),
+        _ => None,
+    };
     let mail = PageMail {
         incident_number: incident.number,
         title: &incident.title,
@@ -131,7 +137,7 @@ async fn compose(st: &AppState, n: &NotificationRow) -> Result<Option<OutgoingMa
         ack_deadline: incident.ack_deadline,
         resolve_deadline: incident.resolve_deadline,
         incident_url: &url,
-        ack_url: None,
+        ack_url: ack_url.as_deref(),
         runbook_url: None,
         time_zone: zone,
     }

@@ -23,8 +23,8 @@ use crate::error::AppError;
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{
-        admin_users, audit, auth, dashboard, escalation, incidents, profile, schedules, services,
-        setup, swaps, time_off,
+        ack_link, admin_users, audit, auth, dashboard, escalation, incidents, profile, schedules,
+        services, setup, swaps, time_off,
     };
     use web::{delete, get, patch, post, put, resource};
 
@@ -149,6 +149,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(schedules::remove_holiday)),
         )
         .service(resource("/schedules/{id}/overrides").route(post().to(schedules::add_override)))
+        .service(
+            resource("/ack/{id}")
+                .route(get().to(ack_link::show))
+                .route(post().to(ack_link::confirm)),
+        )
         .service(
             resource("/escalation-policies")
                 .route(get().to(escalation::list))

@@ -344,4 +344,19 @@ async fn the_demo_fills_an_empty_database_once() {
         conflicts.iter().all(|(_, l)| l.reason != "Holiday"),
         "the holiday is covered by its override"
     );
+
+    // Every live service follows the demo's escalation policy.
+    let policies = lookout::services::escalation::list(&app.state)
+        .await
+        .expect("policies");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].policy.steps.len(), 3);
+    let services = lookout::services::catalog::list_services(&app.state, false)
+        .await
+        .expect("services");
+    assert!(
+        services
+            .iter()
+            .all(|s| s.escalation_policy_id.as_deref() == Some(policies[0].id.as_str()))
+    );
 }

@@ -340,6 +340,75 @@ async fn pages_are_retried_until_the_mail_server_is_back(backend: Backend) {
     );
 }
 
+/// The acknowledge link in a page e-mail, with quoted-printable soft breaks undone.
+pub fn ack_link(mail: &crate::smtp::Received) -> String {
+    let text = mail.data.replace("=\r\n", "").replace("=3D", "=");
+    let at = text.find("/ack/").expect("an acknowledge link");
+    let from = text[..at].rfind("http").expect("an absolute link");
+    text[from..]
+        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>'))
+        .next()
+        .unwrap_or("")
+        .replace("&amp;", "&")
+}
+
+async fn the_mailed_link_acknowledges_after_a_confirmation(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let id = open(&app, &s, "Login errors").await;
+    app.settle().await;
+    let mail = sink.wait_for(1).await;
+    let link = ack_link(&mail[0]);
+    let path = link.trim_start_matches(&app.address).to_owned();
+    assert!(path.starts_with(&format!("/ack/{id}?")), "{link}");
+
+    // Opening it (as a mail scanner would) shows a button and changes nothing.
+    let stranger = app.browser();
+    let page = stranger.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Login errors") && page.body.contains(">Acknowledge</button>"));
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    assert_eq!(incident_of(&list.json, &id)["status"], "triggered");
+
+    // A changed signature, or the link on another incident, is refused.
+    let forged = stranger.get(&format!("{}x", path)).await;
+    assert_eq!(forged.status, 403);
+    let other = open(&app, &s, "Other trouble").await;
+    let moved = stranger.get(&path.replace(&id, &other)).await;
+    assert_eq!(moved.status, 403);
+
+    // The button acknowledges, as Ana, without signing in.
+    let query: Vec<(String, String)> = url::Url::parse(&link)
+        .expect("link")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let fields: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let done = stranger.submit(&path, &format!("/ack/{id}"), &fields).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Acknowledged."), "{}", done.body);
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    let incident = incident_of(&list.json, &id);
+    assert_eq!(incident["status"], "acknowledged");
+    assert_eq!(incident["acknowledged_by"], "Ana");
+    let events = timeline(&s, &id).await;
+    assert!(
+        events.iter().any(|e| e == "Acknowledged by Ana"),
+        "{events:?}"
+    );
+
+    // Without the form's CSRF token the button does nothing; a day later the link is dead.
+    let bare = stranger.post_raw(&format!("/ack/{other}"), &fields).await;
+    assert_eq!(bare.status, 403);
+    app.clock.advance(Duration::hours(25));
+    let late = stranger.get(&path).await;
+    assert_eq!(late.status, 409);
+    assert!(late.body.contains("expired"));
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {
@@ -366,4 +435,5 @@ with_smtp_on_both! {
     acknowledging_stops_escalation_and_policies_repeat => acknowledging_stops_the_steps_and_repeat_goes_round,
     a_restart_runs_overdue_work_once_in_order => a_restart_runs_what_fell_due_once_in_order,
     failed_pages_are_retried_until_the_mail_server_is_back => pages_are_retried_until_the_mail_server_is_back,
+    the_mailed_link_acknowledges_after_a_confirmation => the_mailed_link_acknowledges_after_a_confirmation,
 }

@@ -87,6 +87,14 @@ fn table() -> Vec<Route> {
         page(Method::GET, "/login", "/login", PublicSignedIn(200, 303)),
         page(Method::POST, "/login", "/login", Public(422)),
         page(Method::GET, "/setup", "/setup?token=x", Public(410)),
+        // The link in a page e-mail speaks for itself: a bad one is refused whoever opens it.
+        page(
+            Method::GET,
+            "/ack/{id}",
+            "/ack/{missing}?u=x&e=1&t=x",
+            Public(403),
+        ),
+        page(Method::POST, "/ack/{id}", "/ack/{missing}", Public(403)),
         page(Method::POST, "/setup", "/setup", Public(410)),
         page(Method::GET, "/", "/", AtLeast(Viewer, 200)),
         page(Method::GET, "/profile", "/profile", AtLeast(Viewer, 200)),

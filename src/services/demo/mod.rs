@@ -1,8 +1,10 @@
 //! `lookout demo`: fills an empty database with a believable on-call team, so a newcomer can sign
 //! in and look around. Each feature adds its part here: `team` (people), `operations` (services,
-//! integrations and two weeks of incidents in every state), `rota` (duty schedules and overrides).
+//! integrations and two weeks of incidents in every state), `rota` (duty schedules, overrides,
+//! swaps and leave), `paging` (an escalation policy every service follows).
 
 mod operations;
+mod paging;
 mod rota;
 mod team;
 
@@ -38,7 +40,7 @@ impl fmt::Display for DemoSummary {
         )?;
         writeln!(
             f,
-            "{} duty schedules (primary, backup, follow-the-sun) with overrides.",
+            "{} duty schedules (primary, backup, follow-the-sun) with overrides, swaps and leave, and an escalation policy.",
             self.schedules
         )?;
         writeln!(
@@ -98,6 +100,7 @@ pub async fn fill(st: &AppState) -> Result<DemoSummary, AppError> {
         .ok_or_else(|| AppError::Internal("demo team is empty".into()))?;
     let ops = operations::fill(st, &actor, &people).await?;
     let rota = rota::fill(st, &actor).await?;
+    paging::fill(st, &actor).await?;
     let token = tokens::create(st, &actor, &admin, "demo scripts").await?;
     Ok(DemoSummary {
         people: TEAM.len(),

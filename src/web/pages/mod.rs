@@ -2,6 +2,7 @@
 //! calls a service and renders an askama template; the shared [`PageCtx`] carries what the layout
 //! needs (who is signed in, the CSRF token, the flash message, the viewer's time zone).
 
+pub mod ack_link;
 pub mod admin_users;
 pub mod audit;
 pub mod auth;
