@@ -409,6 +409,94 @@ async fn the_mailed_link_acknowledges_after_a_confirmation(backend: Backend) {
     assert!(late.body.contains("expired"));
 }
 
+/// Two instances on one PostgreSQL race over 1,000 steps that fall due at the same moment:
+/// every page goes out once.
+const COUNT: usize = 1000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_send_each_page_once() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let (app, sink) = with_mail(Backend::Postgres).await;
+    app.create_user("ben@example.com", "responder").await;
+    let (_, token) = app.token_for("admin").await;
+    let api = app.api(Some(&token));
+    // Step 1 names a rota that has not begun (nobody to page), so the only mail is step 2's.
+    let later = api
+        .post(
+            "/api/v1/schedules",
+            json!({"name": "Next year", "time_zone": "UTC", "layers": [{"name": "Only",
+                "rotation": {"every": "weekly", "count": 1}, "start": "2027-06-07",
+                "handoff": "00:00", "participants": ["ben@example.com"]}]}),
+        )
+        .await;
+    let policy = api
+        .post(
+            "/api/v1/escalation-policies",
+            json!({"name": "Race", "steps": [
+                {"delay_minutes": 10, "targets": [{"type": "schedule", "id": later.json["id"]}]},
+                {"delay_minutes": 10, "targets": [{"type": "user", "email": "ben@example.com"}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{}", policy.json);
+    let (service, _, key) = app.integration("generic").await;
+    api.patch(
+        &format!("/api/v1/services/{service}"),
+        json!({"escalation_policy_id": policy.json["id"]}),
+    )
+    .await;
+    let hook = format!("/hooks/generic/{key}");
+    for chunk in (0..COUNT).collect::<Vec<_>>().chunks(50) {
+        let posts = chunk.iter().map(|i| {
+            app.post_json(
+                &hook,
+                json!({"title": format!("Shard {i} slow"), "severity": "P2", "dedup_key": format!("shard-{i}")}).to_string(),
+            )
+        });
+        for reply in futures_util::future::join_all(posts).await {
+            assert_eq!(reply.status, 202);
+        }
+    }
+    app.settle().await;
+    assert!(sink.messages().is_empty());
+
+    // A second instance joins; ten minutes later both engines wake to the same 1,000 steps.
+    let (_, second) = app.second_instance().await;
+    app.clock.advance(Duration::minutes(10));
+    let started = std::time::Instant::now();
+    sink.wait_for_within(COUNT, std::time::Duration::from_secs(120))
+        .await;
+    // Whatever either instance still has under way finishes; nothing more may arrive.
+    app.settle().await;
+    lookout::scheduler::run_once(&second)
+        .await
+        .expect("second round");
+    app.settle().await;
+    let mail = sink.messages();
+    eprintln!(
+        "{COUNT} pages by two instances in {:?}; steps run by the first: {}, by the second: {}",
+        started.elapsed(),
+        app.state.metrics.escalation_jobs.get(),
+        second.metrics.escalation_jobs.get()
+    );
+    assert_eq!(mail.len(), COUNT, "each page exactly once");
+    let mut ids: Vec<String> = mail
+        .iter()
+        .filter_map(|m| {
+            m.data
+                .lines()
+                .find(|l| l.starts_with("Message-ID:"))
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), COUNT, "a different message each time");
+    assert!(mail.iter().all(|m| m.to == ["ben@example.com"]));
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {

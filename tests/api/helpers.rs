@@ -117,7 +117,6 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: ManualClock,
     pub setup_link: Option<String>,
-    pub database: DatabaseUrl,
     settings: Settings,
     handle: actix_web::dev::ServerHandle,
     // Dropped last: the server stops before its database goes.
@@ -171,7 +170,7 @@ impl TestApp {
             state,
             clock,
             setup_link,
-            database: url,
+
             settings: kept,
             handle,
             _db: db,
@@ -181,12 +180,9 @@ impl TestApp {
     /// Another instance of the application on the same database (as when several run behind a
     /// load balancer); returns its base URL and state. It stops with the test process.
     pub async fn second_instance(&self) -> (String, AppState) {
-        let app = Application::build(
-            test_settings(self.database.clone()),
-            Arc::new(self.clock.clone()),
-        )
-        .await
-        .expect("second instance starts");
+        let app = Application::build(self.settings.clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("second instance starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());

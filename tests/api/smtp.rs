@@ -80,12 +80,16 @@ impl SmtpSink {
     }
 
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        self.wait_for_within(count, Duration::from_secs(10)).await
+    }
+
+    /// As `wait_for`, for many messages.
+    pub async fn wait_for_within(&self, count: usize, limit: Duration) -> Vec<Received> {
         let mut arrived = self.state.arrived.subscribe();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(10), arrived.wait_for(|n| *n >= count));
+        let waited = tokio::time::timeout(limit, arrived.wait_for(|n| *n >= count));
         if waited.await.is_err() {
             panic!(
-                "the SMTP sink received {} of {count} expected messages within 10 s",
+                "the SMTP sink received {} of {count} expected messages within {limit:?}",
                 self.messages().len()
             );
         }
