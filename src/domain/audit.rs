@@ -34,6 +34,7 @@ pub enum AuditAction {
     IncidentNoteAdded,
     IncidentSeverityChanged,
     IncidentReassigned,
+    IncidentEscalated,
     ScheduleCreated,
     ScheduleUpdated,
     ScheduleOverrideAdded,
@@ -53,7 +54,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 44] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -82,6 +83,7 @@ impl AuditAction {
         AuditAction::IncidentNoteAdded,
         AuditAction::IncidentSeverityChanged,
         AuditAction::IncidentReassigned,
+        AuditAction::IncidentEscalated,
         AuditAction::ScheduleCreated,
         AuditAction::ScheduleUpdated,
         AuditAction::ScheduleOverrideAdded,
@@ -130,6 +132,7 @@ impl AuditAction {
             AuditAction::IncidentNoteAdded => "incident.note_added",
             AuditAction::IncidentSeverityChanged => "incident.severity_changed",
             AuditAction::IncidentReassigned => "incident.reassigned",
+            AuditAction::IncidentEscalated => "incident.escalated",
             AuditAction::ScheduleCreated => "schedule.created",
             AuditAction::ScheduleUpdated => "schedule.updated",
             AuditAction::ScheduleOverrideAdded => "schedule.override_added",

@@ -481,6 +481,104 @@ pub(crate) fn plan_deadlines(
 }
 
 // ---------------------------------------------------------------------------------------------
+// An incident's escalation, as the incident page shows it
+
+/// Where an incident's escalation stands.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// (id, name) of the service's policy.
+    pub policy: Option<(String, String)>,
+    /// The next step: its number (1-based, within the policy), round, and when it is due.
+    pub next: Option<(usize, usize, DateTime<Utc>)>,
+    pub notifications: Vec<repo::NotificationRow>,
+}
+
+pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppError> {
+    let (id, service_id) = (incident.id.clone(), incident.service_id.clone());
+    st.db
+        .read(move |c| {
+            let row = repo::policy_of_service(c, &service_id)?;
+            let mut next = None;
+            if let Some(row) = &row {
+                let policy = policy_of(row)?;
+                next = repo::pending_jobs_of(c, &id)?
+                    .into_iter()
+                    .filter(|j| j.kind == JobKind::Step.as_str())
+                    .filter_map(|j| {
+                        let n = usize::try_from(j.step).ok()?;
+                        (n < policy.total_steps()).then(|| {
+                            (
+                                n % policy.steps.len() + 1,
+                                n / policy.steps.len() + 1,
+                                from_db(j.due_at),
+                            )
+                        })
+                    })
+                    .next();
+            }
+            Ok(Status {
+                policy: row.map(|r| (r.id, r.name)),
+                next,
+                notifications: repo::notifications_of(c, &id)?,
+            })
+        })
+        .await
+}
+
+/// "Escalate now": the waiting step is due at once instead of after its delay.
+pub async fn escalate_now(
+    st: &AppState,
+    actor: &Actor,
+    name: &str,
+    incident_id: &str,
+) -> Result<(), AppError> {
+    let (id, actor, name, now) = (
+        incident_id.to_owned(),
+        actor.clone(),
+        name.to_owned(),
+        st.clock.now(),
+    );
+    st.db
+        .write(move |c| {
+            let incident = incidents::find(c, &id)?.ok_or(AppError::NotFound)?;
+            if incident.status != crate::domain::incident::IncidentStatus::Triggered {
+                return Err(AppError::Conflict(
+                    "only a triggered incident escalates; this one is acknowledged or resolved"
+                        .into(),
+                ));
+            }
+            let row = repo::policy_of_service(c, &incident.service_id)?.ok_or_else(|| {
+                AppError::Conflict("this incident's service has no escalation policy".into())
+            })?;
+            let policy = policy_of(&row)?;
+            let waiting = repo::pending_jobs_of(c, &id)?.into_iter().find(|j| {
+                j.kind == JobKind::Step.as_str()
+                    && usize::try_from(j.step).is_ok_and(|n| n < policy.total_steps())
+            });
+            let Some(next) = waiting else {
+                return Err(AppError::Conflict(
+                    "every step of the policy has been paged already".into(),
+                ));
+            };
+            let number = usize::try_from(next.step).unwrap_or(0) % policy.steps.len().max(1) + 1;
+            let reason = format!("escalated to step {number} by {name}");
+            repo::hurry_step(c, &id, now, &reason)?;
+            audit::record(
+                c,
+                now,
+                &actor,
+                AuditAction::IncidentEscalated,
+                Some(("incident", &id)),
+                &format!("#{} {}: {reason}", incident.number, incident.title),
+            )?;
+            Ok(())
+        })
+        .await?;
+    st.engine_wake.notify_one();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // The engine's pass
 
 /// What one pass did.

@@ -214,16 +214,49 @@ async fn acknowledging_stops_the_steps_and_repeat_goes_round(backend: Backend) {
     let quiet = open(&app, &s, "Disk filling").await;
     app.settle().await;
     sink.wait_for(1).await;
+    // "Escalate now" pages step 2 without waiting for its delay.
+    let page = app
+        .signed_in("responder")
+        .await
+        .get(&format!("/incidents/{quiet}"))
+        .await;
+    assert!(
+        page.body.contains("Checkout pager") && page.body.contains(">Escalate now</button>"),
+        "{}",
+        page.body
+    );
+    let hurry = s
+        .api
+        .post(&format!("/api/v1/incidents/{quiet}/escalate"), json!({}))
+        .await;
+    assert_eq!(hurry.status, 202, "{}", hurry.json);
+    app.settle().await;
+    sink.wait_for(2).await;
+    let events = timeline(&s, &quiet).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("escalated to step 2 by ") && e.ends_with(": paging Ben")),
+        "{events:?}"
+    );
     let ack = s
         .api
         .post(&format!("/api/v1/incidents/{quiet}/acknowledge"), json!({}))
         .await;
     assert_eq!(ack.status, 200, "{}", ack.json);
+    let again = s
+        .api
+        .post(&format!("/api/v1/incidents/{quiet}/escalate"), json!({}))
+        .await;
+    assert_eq!(
+        again.status, 409,
+        "an acknowledged incident does not escalate"
+    );
     app.clock.advance(Duration::minutes(30));
     app.settle().await;
     assert_eq!(
         recipients(&sink.messages()),
-        ["ana@example.com"],
+        ["ana@example.com", "ben@example.com"],
         "acknowledged: nobody else is paged"
     );
     let events = timeline(&s, &quiet).await;

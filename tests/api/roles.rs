@@ -944,6 +944,19 @@ fn table() -> Vec<Route> {
             Some(json!([])),
             AtLeast(Admin, 400),
         ),
+        page(
+            Method::POST,
+            "/incidents/{id}/escalate",
+            "/incidents/{missing}/escalate",
+            AtLeast(Responder, 404),
+        ),
+        api(
+            Method::POST,
+            "/incidents/{id}/escalate",
+            "/api/v1/incidents/{missing}/escalate",
+            None,
+            AtLeast(Responder, 404),
+        ),
         // Last: it ends the session it is called with.
         page(Method::POST, "/logout", "/logout", AtLeast(Viewer, 303)),
     ]

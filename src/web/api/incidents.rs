@@ -284,3 +284,22 @@ pub async fn timeline(
             .collect::<Vec<_>>(),
     ))
 }
+
+/// `POST /api/v1/incidents/{id}/escalate`: page the next step now instead of after its delay.
+pub async fn escalate(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let view = svc::get(&st, &path).await?;
+    crate::services::escalation::escalate_now(
+        &st,
+        &who.actor(Some(ip.0)),
+        &who.user.name,
+        &view.incident.id,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted()
+        .json(serde_json::json!({"incident_id": view.incident.id, "escalating": true})))
+}

@@ -282,6 +282,7 @@ pub struct ShowPage {
     pub people: Vec<User>,
     pub note: String,
     pub errors: FieldErrors,
+    pub escalation: crate::services::escalation::Status,
 }
 
 impl ShowPage {
@@ -305,7 +306,9 @@ async fn show_page(st: &AppState, ctx: PageCtx, id: &str) -> Result<ShowPage, Ap
         .into_iter()
         .filter(|u| u.active)
         .collect();
+    let escalation = crate::services::escalation::status(st, &detail.view.incident).await?;
     Ok(ShowPage {
+        escalation,
         row: Row::new(detail.view, ctx.now),
         service: detail.service,
         alerts: detail.alerts.into_iter().map(AlertView::new).collect(),
@@ -329,6 +332,31 @@ pub async fn show(
 
 fn back(id: &str, flash: Flash) -> HttpResponse {
     redirect_with(&format!("/incidents/{id}"), flash)
+}
+
+pub async fn escalate(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let view = svc::get(&st, &path).await?;
+    let id = view.incident.id.clone();
+    match crate::services::escalation::escalate_now(
+        &st,
+        &who.actor(Some(ip.0)),
+        &who.user.name,
+        &id,
+    )
+    .await
+    {
+        Ok(()) => Ok(back(
+            &id,
+            Flash::success("Escalating: the next step is paged now."),
+        )),
+        Err(AppError::Conflict(m)) => Ok(back(&id, Flash::error(m))),
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn acknowledge(
