@@ -416,3 +416,29 @@ async fn a_manager_builds_a_rotation_and_an_override_changes_the_timeline() {
     assert!(text(c, ".layers").await.contains("Weekend cover"));
     driver.client.clone().close().await.expect("close browser");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acknowledge_link_in_a_page_mail_works_without_signing_in() {
+    let Some(driver) = start_browser().await else {
+        return;
+    };
+    let c = &driver.client;
+    let (app, sink) = crate::escalation::with_mail(Backend::Sqlite).await;
+    let s = crate::escalation::setup(&app, 0).await;
+    let id = crate::escalation::open(&app, &s, "Search is down").await;
+    app.settle().await;
+    let mail = sink.wait_for(1).await;
+    let link = crate::escalation::ack_link(&mail[0]);
+
+    // Straight from the mail: no session in this browser.
+    c.goto(&link).await.expect("ack link");
+    wait_for_text(c, "h1", "Search is down").await;
+    screenshot(c, "ack-link").await;
+    click(c, "form button[type=submit]").await;
+    wait_for_text(c, ".flash", "Acknowledged.").await;
+    let incident = s.api.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(incident.json["status"], "acknowledged");
+    assert_eq!(incident.json["acknowledged_by"], "Ana");
+
+    driver.client.clone().close().await.expect("close browser");
+}

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::helpers::{Api, Backend, TestApp};
 use crate::smtp::SmtpSink;
 
-struct Setup {
-    api: Api,
+pub(crate) struct Setup {
+    pub(crate) api: Api,
     hook: String,
     policy: String,
     service: String,
@@ -18,7 +18,7 @@ struct Setup {
 
 /// Ana and Ben respond, Boss owns the service. Step 1 pages Ana and waits 5 minutes; step 2
 /// pages whoever is on call on "Night" (Ben) and waits 10.
-async fn setup(app: &TestApp, repeat: u32) -> Setup {
+pub(crate) async fn setup(app: &TestApp, repeat: u32) -> Setup {
     for (who, role) in [
         ("ana", "responder"),
         ("ben", "responder"),
@@ -65,7 +65,7 @@ async fn setup(app: &TestApp, repeat: u32) -> Setup {
     }
 }
 
-async fn open(app: &TestApp, s: &Setup, title: &str) -> String {
+pub(crate) async fn open(app: &TestApp, s: &Setup, title: &str) -> String {
     let reply = app
         .post_json(
             &s.hook,
@@ -102,7 +102,7 @@ fn recipients(mail: &[crate::smtp::Received]) -> Vec<String> {
     mail.iter().map(|m| m.to.join(",")).collect()
 }
 
-async fn with_mail(backend: Backend) -> (TestApp, SmtpSink) {
+pub(crate) async fn with_mail(backend: Backend) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = TestApp::spawn_with(backend, move |s| {
