@@ -35,6 +35,7 @@ pub enum AuditAction {
     IncidentSeverityChanged,
     IncidentReassigned,
     IncidentEscalated,
+    IncidentSnoozed,
     ScheduleCreated,
     ScheduleUpdated,
     ScheduleOverrideAdded,
@@ -54,7 +55,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 45] = [
+    pub const ALL: [AuditAction; 46] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -84,6 +85,7 @@ impl AuditAction {
         AuditAction::IncidentSeverityChanged,
         AuditAction::IncidentReassigned,
         AuditAction::IncidentEscalated,
+        AuditAction::IncidentSnoozed,
         AuditAction::ScheduleCreated,
         AuditAction::ScheduleUpdated,
         AuditAction::ScheduleOverrideAdded,
@@ -133,6 +135,7 @@ impl AuditAction {
             AuditAction::IncidentSeverityChanged => "incident.severity_changed",
             AuditAction::IncidentReassigned => "incident.reassigned",
             AuditAction::IncidentEscalated => "incident.escalated",
+            AuditAction::IncidentSnoozed => "incident.snoozed",
             AuditAction::ScheduleCreated => "schedule.created",
             AuditAction::ScheduleUpdated => "schedule.updated",
             AuditAction::ScheduleOverrideAdded => "schedule.override_added",

@@ -100,6 +100,10 @@ pub enum JobKind {
     AckSla,
     /// The resolve deadline.
     ResolveSla,
+    /// A snooze ends: an incident still acknowledged is triggered again.
+    Snooze,
+    /// An acknowledgement goes stale when nothing happens for the acknowledge window.
+    StaleAck,
 }
 
 impl JobKind {
@@ -108,13 +112,21 @@ impl JobKind {
             JobKind::Step => "step",
             JobKind::AckSla => "ack_sla",
             JobKind::ResolveSla => "resolve_sla",
+            JobKind::Snooze => "snooze",
+            JobKind::StaleAck => "stale_ack",
         }
     }
 
     pub fn parse(raw: &str) -> Option<JobKind> {
-        [JobKind::Step, JobKind::AckSla, JobKind::ResolveSla]
-            .into_iter()
-            .find(|k| k.as_str() == raw)
+        [
+            JobKind::Step,
+            JobKind::AckSla,
+            JobKind::ResolveSla,
+            JobKind::Snooze,
+            JobKind::StaleAck,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
     }
 }
 
@@ -214,6 +226,39 @@ pub fn decide_deadline(
             ),
         },
         _ => DeadlineDecision::Met,
+    }
+}
+
+/// What a due snooze or stale-acknowledgement check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetriggerDecision {
+    /// No longer acknowledged (resolved, or triggered again already): nothing.
+    Nothing,
+    /// Activity since: look again when the window has passed since the last of it.
+    LookAgainAt(DateTime<Utc>),
+    /// Back to triggered, paging from step 1, for this reason.
+    Retrigger(String),
+}
+
+pub fn decide_retrigger(
+    kind: JobKind,
+    status: IncidentStatus,
+    last_activity: Option<DateTime<Utc>>,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> RetriggerDecision {
+    if status != IncidentStatus::Acknowledged {
+        return RetriggerDecision::Nothing;
+    }
+    match kind {
+        JobKind::StaleAck => match last_activity {
+            Some(last) if last + window > now => RetriggerDecision::LookAgainAt(last + window),
+            _ => RetriggerDecision::Retrigger(format!(
+                "triggered again: acknowledged, but nothing happened for {}",
+                minutes_text(window.num_minutes())
+            )),
+        },
+        _ => RetriggerDecision::Retrigger("triggered again: the snooze is over".into()),
     }
 }
 
@@ -356,6 +401,52 @@ mod tests {
             }
             .check(),
             Err(PolicyError::NoSteps)
+        );
+    }
+
+    #[test]
+    fn stale_acknowledgements_and_snoozes_retrigger() {
+        let window = Duration::hours(1);
+        let now = t0();
+        assert_eq!(
+            decide_retrigger(
+                JobKind::StaleAck,
+                IncidentStatus::Acknowledged,
+                Some(now - Duration::minutes(10)),
+                window,
+                now
+            ),
+            RetriggerDecision::LookAgainAt(now + Duration::minutes(50))
+        );
+        assert!(matches!(
+            decide_retrigger(
+                JobKind::StaleAck,
+                IncidentStatus::Acknowledged,
+                Some(now - window),
+                window,
+                now
+            ),
+            RetriggerDecision::Retrigger(_)
+        ));
+        assert_eq!(
+            decide_retrigger(
+                JobKind::StaleAck,
+                IncidentStatus::Resolved,
+                None,
+                window,
+                now
+            ),
+            RetriggerDecision::Nothing
+        );
+        assert_eq!(
+            decide_retrigger(
+                JobKind::Snooze,
+                IncidentStatus::Acknowledged,
+                Some(now),
+                window,
+                now
+            ),
+            RetriggerDecision::Retrigger("triggered again: the snooze is over".into())
         );
     }
 

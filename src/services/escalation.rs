@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConn;
 use crate::db::is_unique_violation;
 use crate::db::repo::escalation::{self as repo, JobRow, NewJob, NewNotification, NewPolicy};
-use crate::db::repo::{from_db, incidents, services as service_repo, timeline, users};
+use crate::db::repo::{
+    from_db, incidents, services as service_repo, severity_levels, timeline, users,
+};
 use crate::domain::audit::{Actor, AuditAction};
 use crate::domain::escalation::{
-    DeadlineDecision, JobKind, Policy, Step, StepDecision, Target, decide_deadline, decide_step,
-    delay_reason,
+    DeadlineDecision, JobKind, Policy, RetriggerDecision, Step, StepDecision, Target,
+    decide_deadline, decide_retrigger, decide_step, delay_reason,
 };
 use crate::domain::ids::{is_valid_id, new_id};
 use crate::domain::incident::Incident;
@@ -55,6 +57,8 @@ pub struct PolicyInput {
     pub description: String,
     pub repeat: u32,
     pub steps: Vec<StepInput>,
+    /// Acknowledged incidents with no activity for their acknowledge window page again.
+    pub retrigger_stale_ack: bool,
 }
 
 /// Stored form of a step: targets by id.
@@ -71,6 +75,7 @@ pub struct PolicyDetail {
     pub name: String,
     pub description: String,
     pub policy: Policy,
+    pub retrigger_stale_ack: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -148,6 +153,7 @@ fn detail(c: &mut DbConn, row: repo::PolicyRow) -> Result<PolicyDetail, AppError
         name: row.name,
         description: row.description,
         policy,
+        retrigger_stale_ack: row.retrigger_stale_ack,
         version: row.version,
         created_at: from_db(row.created_at),
         updated_at: from_db(row.updated_at),
@@ -266,6 +272,7 @@ pub async fn create(
                     description: &valid.description,
                     repeat: i32::try_from(valid.policy.repeat).unwrap_or(0),
                     steps: &steps,
+                    retrigger_stale_ack: input.retrigger_stale_ack,
                     now,
                 },
             );
@@ -318,6 +325,7 @@ pub async fn update(
                     description: &valid.description,
                     repeat: i32::try_from(valid.policy.repeat).unwrap_or(0),
                     steps: &steps,
+                    retrigger_stale_ack: input.retrigger_stale_ack,
                     now,
                 },
             );
@@ -419,6 +427,7 @@ pub(crate) fn plan_opened(
                 id: &new_id(),
                 incident_id: opened.incident_id,
                 kind: kind.as_str(),
+                cycle: 0,
                 step: 0,
                 due,
                 reason: "",
@@ -429,7 +438,8 @@ pub(crate) fn plan_opened(
     Ok(())
 }
 
-/// Acknowledged: no more steps, and the acknowledge deadline is met.
+/// Acknowledged: no more steps, and the acknowledge deadline is met. When the policy says so,
+/// the acknowledgement is checked for staleness one acknowledge window later.
 pub(crate) fn plan_acknowledged(
     c: &mut DbConn,
     incident_id: &str,
@@ -440,6 +450,44 @@ pub(crate) fn plan_acknowledged(
         incident_id,
         &[JobKind::Step.as_str(), JobKind::AckSla.as_str()],
         now,
+    )?;
+    let Some(incident) = incidents::find(c, incident_id)? else {
+        return Ok(());
+    };
+    let stale_check =
+        repo::policy_of_service(c, &incident.service_id)?.is_some_and(|p| p.retrigger_stale_ack);
+    if stale_check {
+        let window = severity_levels::response_times(c, incident.severity)?.ack_within;
+        schedule_once(c, incident_id, JobKind::StaleAck, now + window, now)?;
+    }
+    Ok(())
+}
+
+/// Adds a job of `kind` in the incident's current cycle, numbered after the ones before it, and
+/// closes any still pending of that kind (a second snooze replaces the first).
+fn schedule_once(
+    c: &mut DbConn,
+    incident_id: &str,
+    kind: JobKind,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    repo::cancel_jobs(c, incident_id, &[kind.as_str()], now)?;
+    let cycle = repo::current_cycle(c, incident_id)?;
+    let step =
+        i32::try_from(repo::count_jobs(c, incident_id, kind.as_str(), cycle)?).unwrap_or(i32::MAX);
+    repo::insert_job(
+        c,
+        &NewJob {
+            id: &new_id(),
+            incident_id,
+            kind: kind.as_str(),
+            cycle,
+            step,
+            due,
+            reason: "",
+            now,
+        },
     )?;
     Ok(())
 }
@@ -457,6 +505,8 @@ pub(crate) fn plan_resolved(
             JobKind::Step.as_str(),
             JobKind::AckSla.as_str(),
             JobKind::ResolveSla.as_str(),
+            JobKind::Snooze.as_str(),
+            JobKind::StaleAck.as_str(),
         ],
         now,
     )?;
@@ -523,6 +573,79 @@ pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppErr
             })
         })
         .await
+}
+
+/// The longest snooze.
+pub const MAX_SNOOZE_MINUTES: i64 = 24 * 60;
+
+/// "Snooze for N minutes": acknowledged now (if it was not), triggered again and paged from
+/// step 1 when the time is up unless resolved by then.
+pub async fn snooze(
+    st: &AppState,
+    user: &crate::domain::user::User,
+    ip: Option<String>,
+    incident_id: &str,
+    minutes: i64,
+) -> Result<(), AppError> {
+    if !(1..=MAX_SNOOZE_MINUTES).contains(&minutes) {
+        return Err(AppError::invalid(
+            "minutes",
+            format!("snooze for 1 to {MAX_SNOOZE_MINUTES} minutes"),
+        ));
+    }
+    let view = crate::services::incidents::get(st, incident_id).await?;
+    if view.incident.status == crate::domain::incident::IncidentStatus::Resolved {
+        return Err(AppError::Conflict(
+            "a resolved incident cannot be snoozed".into(),
+        ));
+    }
+    if view.incident.status == crate::domain::incident::IncidentStatus::Triggered {
+        crate::services::incidents::acknowledge_as(st, user, ip.clone(), &view.incident.id).await?;
+    }
+    let actor = Actor::user(&user.id, &user.email, ip);
+    let (id, name, now) = (view.incident.id.clone(), user.name.clone(), st.clock.now());
+    st.db
+        .write(move |c| {
+            let incident = incidents::find(c, &id)?.ok_or(AppError::NotFound)?;
+            if incident.status != crate::domain::incident::IncidentStatus::Acknowledged {
+                return Err(AppError::Conflict(
+                    "the incident changed meanwhile; reload it".into(),
+                ));
+            }
+            let until = now + chrono::Duration::minutes(minutes);
+            schedule_once(c, &id, JobKind::Snooze, until, now)?;
+            let message = format!(
+                "snoozed by {name} for {}: triggered again then unless resolved",
+                crate::domain::escalation::minutes_text(minutes)
+            );
+            timeline::insert(
+                c,
+                &timeline::NewEntry {
+                    id: &new_id(),
+                    incident_id: &id,
+                    kind: "snoozed",
+                    actor_id: actor.user_id.as_deref(),
+                    actor: &name,
+                    message: &message,
+                    alert_fingerprint: None,
+                    repeats: 1,
+                    now,
+                },
+            )?;
+            audit::record(
+                c,
+                now,
+                &actor,
+                AuditAction::IncidentSnoozed,
+                Some(("incident", &id)),
+                &format!("#{} {}: {message}", incident.number, incident.title),
+            )?;
+            Ok(())
+        })
+        .await?;
+    st.events.incident_changed(&view.incident.id);
+    st.engine_wake.notify_one();
+    Ok(())
 }
 
 /// "Escalate now": the waiting step is due at once instead of after its delay.
@@ -767,6 +890,7 @@ fn run_job(c: &mut DbConn, job: &JobRow, now: DateTime<Utc>) -> Result<(), AppEr
     match kind {
         JobKind::Step => run_step(c, job, &incident, now),
         JobKind::AckSla | JobKind::ResolveSla => run_deadline(c, kind, &incident, now),
+        JobKind::Snooze | JobKind::StaleAck => run_retrigger(c, kind, job, &incident, now),
     }
 }
 
@@ -819,7 +943,8 @@ fn run_step(
             if !missing.is_empty() {
                 message.push_str(&format!(" ({})", missing.join("; ")));
             }
-            page(c, incident, &format!("step{n}"), &why, &people, now)?;
+            let cause = format!("c{}s{n}", job.cycle);
+            page(c, incident, &cause, &why, &people, now)?;
             write_timeline(c, &incident.id, "escalation", &message, now)?;
             incidents::set_escalation_step(c, &incident.id, job.step + 1, now)?;
             repo::insert_job(
@@ -828,6 +953,7 @@ fn run_step(
                     id: &new_id(),
                     incident_id: &incident.id,
                     kind: JobKind::Step.as_str(),
+                    cycle: job.cycle,
                     step: job.step + 1,
                     due: next_due,
                     reason: &delay_reason(&policy, n),
@@ -837,6 +963,65 @@ fn run_step(
             Ok(())
         }
     }
+}
+
+fn run_retrigger(
+    c: &mut DbConn,
+    kind: JobKind,
+    job: &JobRow,
+    incident: &Incident,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let window = severity_levels::response_times(c, incident.severity)?.ack_within;
+    let last = timeline::last_activity(c, &incident.id)?;
+    match decide_retrigger(kind, incident.status, last, window, now) {
+        RetriggerDecision::Nothing => Ok(()),
+        RetriggerDecision::LookAgainAt(at) => {
+            repo::reschedule_one(c, &job.id, at)?;
+            Ok(())
+        }
+        RetriggerDecision::Retrigger(reason) => retrigger(c, incident, &reason, now),
+    }
+}
+
+/// Back to triggered: a new acknowledge deadline and, in a new cycle, the policy from step 1.
+fn retrigger(
+    c: &mut DbConn,
+    incident: &Incident,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ack_deadline = now + severity_levels::response_times(c, incident.severity)?.ack_within;
+    if incidents::retrigger(c, &incident.id, ack_deadline, now)? == 0 {
+        return Ok(());
+    }
+    repo::cancel_jobs(
+        c,
+        &incident.id,
+        &[JobKind::Snooze.as_str(), JobKind::StaleAck.as_str()],
+        now,
+    )?;
+    let cycle = repo::current_cycle(c, &incident.id)? + 1;
+    let mut jobs = vec![(JobKind::AckSla, ack_deadline)];
+    if repo::policy_of_service(c, &incident.service_id)?.is_some() {
+        jobs.push((JobKind::Step, now));
+    }
+    for (kind, due) in jobs {
+        repo::insert_job(
+            c,
+            &NewJob {
+                id: &new_id(),
+                incident_id: &incident.id,
+                kind: kind.as_str(),
+                cycle,
+                step: 0,
+                due,
+                reason: "",
+                now,
+            },
+        )?;
+    }
+    write_timeline(c, &incident.id, "retriggered", reason, now)
 }
 
 fn run_deadline(

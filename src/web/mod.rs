@@ -89,6 +89,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/incidents/{id}").route(get().to(incidents::show)))
         .service(resource("/incidents/{id}/acknowledge").route(post().to(incidents::acknowledge)))
         .service(resource("/incidents/{id}/escalate").route(post().to(incidents::escalate)))
+        .service(resource("/incidents/{id}/snooze").route(post().to(incidents::snooze)))
         .service(resource("/incidents/{id}/resolve").route(post().to(incidents::resolve)))
         .service(resource("/incidents/{id}/notes").route(post().to(incidents::add_note)))
         .service(resource("/incidents/{id}/severity").route(post().to(incidents::change_severity)))
@@ -253,6 +254,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/incidents/{id}/escalate").route(post().to(api::incidents::escalate)),
+                )
+                .service(
+                    resource("/incidents/{id}/snooze").route(post().to(api::incidents::snooze)),
                 )
                 .service(
                     resource("/incidents/{id}/notes").route(post().to(api::incidents::add_note)),

@@ -530,6 +530,117 @@ async fn two_instances_send_each_page_once() {
     assert!(mail.iter().all(|m| m.to == ["ben@example.com"]));
 }
 
+async fn snoozes_and_stale_acknowledgements_page_again(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let id = open(&app, &s, "Backups late").await;
+    app.settle().await;
+    sink.wait_for(1).await;
+
+    // Snoozed for 30 minutes: acknowledged meanwhile, so no step 2 and no breach.
+    let snoozed = s
+        .api
+        .post(
+            &format!("/api/v1/incidents/{id}/snooze"),
+            json!({"minutes": 30}),
+        )
+        .await;
+    assert_eq!(snoozed.status, 200, "{}", snoozed.json);
+    assert_eq!(snoozed.json["status"], "acknowledged");
+    let bad = s
+        .api
+        .post(
+            &format!("/api/v1/incidents/{id}/snooze"),
+            json!({"minutes": 0}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    app.clock.advance(Duration::minutes(29));
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1);
+    // Then it is triggered again and step 1 pages again.
+    app.clock.advance(Duration::minutes(1));
+    app.settle().await;
+    let mail = sink.wait_for(2).await;
+    assert_eq!(recipients(&mail), ["ana@example.com", "ana@example.com"]);
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    assert_eq!(incident_of(&list.json, &id)["status"], "triggered");
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "triggered again: the snooze is over"),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.starts_with("SLA breached")),
+        "{events:?}"
+    );
+
+    let resolved = s
+        .api
+        .post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        .await;
+    assert_eq!(resolved.status, 200);
+
+    // A stale acknowledgement: the policy says so; activity puts the check off.
+    let policy = s
+        .api
+        .get(&format!("/api/v1/escalation-policies/{}", s.policy))
+        .await
+        .json;
+    let mut body = policy.clone();
+    for field in ["id", "services", "created_at", "updated_at"] {
+        body.as_object_mut().expect("object").remove(field);
+    }
+    body["retrigger_stale_ack"] = json!(true);
+    body["steps"] = json!([
+        {"delay_minutes": 5, "targets": [{"type": "user", "email": "ana@example.com"}]},
+        {"delay_minutes": 10, "targets": [{"type": "user", "email": "ben@example.com"}]}
+    ]);
+    let put = s
+        .api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/escalation-policies/{}", s.policy),
+            Some(body),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.json);
+    assert_eq!(put.json["retrigger_stale_ack"], true);
+    let stale = open(&app, &s, "Replica lag").await;
+    app.settle().await;
+    sink.wait_for(3).await;
+    s.api
+        .post(&format!("/api/v1/incidents/{stale}/acknowledge"), json!({}))
+        .await;
+    app.clock.advance(Duration::minutes(10));
+    s.api
+        .post(
+            &format!("/api/v1/incidents/{stale}/notes"),
+            json!({"text": "looking at the replica"}),
+        )
+        .await;
+    app.clock.advance(Duration::minutes(6));
+    app.settle().await;
+    assert_eq!(
+        sink.messages().len(),
+        3,
+        "a note 6 minutes ago: not stale yet"
+    );
+    app.clock.advance(Duration::minutes(10));
+    app.settle().await;
+    let mail = sink.wait_for(4).await;
+    assert_eq!(recipients(&mail)[3], "ana@example.com");
+    let events = timeline(&s, &stale).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "triggered again: acknowledged, but nothing happened for 15 min"),
+        "{events:?}"
+    );
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {
@@ -557,4 +668,5 @@ with_smtp_on_both! {
     a_restart_runs_overdue_work_once_in_order => a_restart_runs_what_fell_due_once_in_order,
     failed_pages_are_retried_until_the_mail_server_is_back => pages_are_retried_until_the_mail_server_is_back,
     the_mailed_link_acknowledges_after_a_confirmation => the_mailed_link_acknowledges_after_a_confirmation,
+    snoozes_and_stale_acknowledgements_page_again => snoozes_and_stale_acknowledgements_page_again,
 }

@@ -957,6 +957,19 @@ fn table() -> Vec<Route> {
             None,
             AtLeast(Responder, 404),
         ),
+        page(
+            Method::POST,
+            "/incidents/{id}/snooze",
+            "/incidents/{missing}/snooze",
+            AtLeast(Responder, 404),
+        ),
+        api(
+            Method::POST,
+            "/incidents/{id}/snooze",
+            "/api/v1/incidents/{missing}/snooze",
+            Some(json!({"minutes": 30})),
+            AtLeast(Responder, 404),
+        ),
         // Last: it ends the session it is called with.
         page(Method::POST, "/logout", "/logout", AtLeast(Viewer, 303)),
     ]

@@ -8,6 +8,9 @@ CREATE TABLE escalation_policies (
     description TEXT NOT NULL DEFAULT '',
     repeat_count INTEGER NOT NULL DEFAULT 0,
     steps TEXT NOT NULL,
+    -- An acknowledged incident with no activity for its severity's acknowledge window goes back
+    -- to triggered and pages again.
+    retrigger_stale_ack BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     version BIGINT NOT NULL DEFAULT 1
@@ -19,19 +22,22 @@ ALTER TABLE services ADD COLUMN escalation_policy_id TEXT REFERENCES escalation_
 -- Due work. A row is written in the same transaction as the change that causes it (an incident
 -- opens, its severity changes), so a crash or restart loses nothing; the engine claims due rows
 -- and marks them done in the transaction that acts on them. kind: step, ack_sla, resolve_sla.
--- `step` counts through the repeats (0, 1, 2, ...). The unique index makes each step of each
--- incident happen once, whatever races.
+-- `step` counts through the repeats (0, 1, 2, ...); `cycle` counts the times the incident went
+-- back to triggered (a snooze ending, a stale acknowledgement), each starting again at step 1.
+-- kind also: snooze, stale_ack. The unique index makes each step of each cycle happen once,
+-- whatever races.
 CREATE TABLE escalation_jobs (
     id TEXT PRIMARY KEY NOT NULL,
     incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
+    cycle INTEGER NOT NULL DEFAULT 0,
     step INTEGER NOT NULL DEFAULT 0,
     due_at TIMESTAMP NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     done_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
 );
-CREATE UNIQUE INDEX escalation_jobs_once ON escalation_jobs (incident_id, kind, step);
+CREATE UNIQUE INDEX escalation_jobs_once ON escalation_jobs (incident_id, kind, cycle, step);
 CREATE INDEX escalation_jobs_due ON escalation_jobs (due_at) WHERE done_at IS NULL;
 
 -- The outbox: one row per message to send, written with the decision that causes it, delivered

@@ -20,6 +20,7 @@ pub struct PolicyRow {
     pub repeat_count: i32,
     /// JSON: `[{"delay_minutes", "targets": [{"type": "user"|"schedule", "id"}]}]`.
     pub steps: String,
+    pub retrigger_stale_ack: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
@@ -31,6 +32,7 @@ pub struct NewPolicy<'a> {
     pub description: &'a str,
     pub repeat: i32,
     pub steps: &'a str,
+    pub retrigger_stale_ack: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -43,6 +45,7 @@ pub fn insert_policy(conn: &mut DbConn, new: &NewPolicy<'_>) -> QueryResult<()> 
             escalation_policies::description.eq(new.description),
             escalation_policies::repeat_count.eq(new.repeat),
             escalation_policies::steps.eq(new.steps),
+            escalation_policies::retrigger_stale_ack.eq(new.retrigger_stale_ack),
             escalation_policies::created_at.eq(to_db(new.now)),
             escalation_policies::updated_at.eq(to_db(new.now)),
         ))
@@ -67,6 +70,7 @@ pub fn update_policy(
         escalation_policies::description.eq(new.description),
         escalation_policies::repeat_count.eq(new.repeat),
         escalation_policies::steps.eq(new.steps),
+        escalation_policies::retrigger_stale_ack.eq(new.retrigger_stale_ack),
         escalation_policies::updated_at.eq(to_db(new.now)),
         escalation_policies::version.eq(escalation_policies::version + 1),
     ))
@@ -124,6 +128,7 @@ pub struct JobRow {
     pub id: String,
     pub incident_id: String,
     pub kind: String,
+    pub cycle: i32,
     pub step: i32,
     pub due_at: NaiveDateTime,
     pub reason: String,
@@ -135,6 +140,7 @@ pub struct NewJob<'a> {
     pub id: &'a str,
     pub incident_id: &'a str,
     pub kind: &'a str,
+    pub cycle: i32,
     pub step: i32,
     pub due: DateTime<Utc>,
     pub reason: &'a str,
@@ -147,6 +153,7 @@ pub fn insert_job(conn: &mut DbConn, new: &NewJob<'_>) -> QueryResult<bool> {
     let exists: i64 = escalation_jobs::table
         .filter(escalation_jobs::incident_id.eq(new.incident_id))
         .filter(escalation_jobs::kind.eq(new.kind))
+        .filter(escalation_jobs::cycle.eq(new.cycle))
         .filter(escalation_jobs::step.eq(new.step))
         .count()
         .get_result(conn)?;
@@ -158,6 +165,7 @@ pub fn insert_job(conn: &mut DbConn, new: &NewJob<'_>) -> QueryResult<bool> {
             escalation_jobs::id.eq(new.id),
             escalation_jobs::incident_id.eq(new.incident_id),
             escalation_jobs::kind.eq(new.kind),
+            escalation_jobs::cycle.eq(new.cycle),
             escalation_jobs::step.eq(new.step),
             escalation_jobs::due_at.eq(to_db(new.due)),
             escalation_jobs::reason.eq(new.reason),
@@ -233,13 +241,28 @@ pub fn hurry_step(
     .execute(conn)
 }
 
-/// The highest step ever planned for an incident (to continue after it).
-pub fn last_step(conn: &mut DbConn, incident_id: &str) -> QueryResult<Option<i32>> {
+/// The incident's current cycle (how often it went back to triggered).
+pub fn current_cycle(conn: &mut DbConn, incident_id: &str) -> QueryResult<i32> {
+    let cycle: Option<i32> = escalation_jobs::table
+        .filter(escalation_jobs::incident_id.eq(incident_id))
+        .select(diesel::dsl::max(escalation_jobs::cycle))
+        .first(conn)?;
+    Ok(cycle.unwrap_or(0))
+}
+
+/// How many jobs of `kind` the incident has had in `cycle` (to number the next one).
+pub fn count_jobs(
+    conn: &mut DbConn,
+    incident_id: &str,
+    kind: &str,
+    cycle: i32,
+) -> QueryResult<i64> {
     escalation_jobs::table
         .filter(escalation_jobs::incident_id.eq(incident_id))
-        .filter(escalation_jobs::kind.eq("step"))
-        .select(diesel::dsl::max(escalation_jobs::step))
-        .first(conn)
+        .filter(escalation_jobs::kind.eq(kind))
+        .filter(escalation_jobs::cycle.eq(cycle))
+        .count()
+        .get_result(conn)
 }
 
 /// Takes up to `limit` due rows, oldest first, locked for this transaction on PostgreSQL.

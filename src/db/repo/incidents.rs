@@ -291,6 +291,31 @@ pub fn resolve(conn: &mut DbConn, id: &str, by: &By<'_>, now: DateTime<Utc>) -> 
         .execute(conn)
 }
 
+/// Sends an acknowledged incident back to triggered with a new acknowledge deadline; 0 when it
+/// was not acknowledged any more.
+pub fn retrigger(
+    conn: &mut DbConn,
+    id: &str,
+    ack_deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        incidents::table
+            .find(id)
+            .filter(status_is(IncidentStatus::Acknowledged)),
+    )
+    .set((
+        incidents::status.eq(IncidentStatus::Triggered.as_str()),
+        incidents::acknowledged_at.eq(None::<chrono::NaiveDateTime>),
+        incidents::acknowledged_by_id.eq(None::<String>),
+        incidents::acknowledged_by.eq(None::<String>),
+        incidents::ack_deadline.eq(to_db(ack_deadline)),
+        incidents::updated_at.eq(to_db(now)),
+        incidents::version.eq(incidents::version + 1),
+    ))
+    .execute(conn)
+}
+
 /// Marks a lapsed deadline; 0 when it was marked already.
 pub fn mark_breached(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(

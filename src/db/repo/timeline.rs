@@ -122,3 +122,12 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(TimelineEntry, 
         .map(|(e, n, t)| (TimelineEntry::from(e), n, t))
         .collect())
 }
+
+/// When anything last happened to an incident (its newest timeline entry, repeats included).
+pub fn last_activity(conn: &mut DbConn, incident_id: &str) -> QueryResult<Option<DateTime<Utc>>> {
+    let at: Option<NaiveDateTime> = incident_events::table
+        .filter(incident_events::incident_id.eq(incident_id))
+        .select(diesel::dsl::max(incident_events::last_at))
+        .first(conn)?;
+    Ok(at.map(from_db))
+}

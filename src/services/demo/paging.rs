@@ -24,6 +24,7 @@ pub async fn fill(st: &AppState, actor: &Actor) -> Result<(), AppError> {
             name: "Platform standard".into(),
             description: "Primary on call, then the backup, then the duty manager.".into(),
             repeat: 1,
+            retrigger_stale_ack: true,
             steps: vec![
                 StepInput {
                     delay_minutes: 5,

@@ -28,6 +28,7 @@ fn policy_json(p: &PolicyDetail) -> Value {
         "name": p.name,
         "description": p.description,
         "repeat": p.policy.repeat,
+        "retrigger_stale_ack": p.retrigger_stale_ack,
         "version": p.version,
         "steps": p.policy.steps.iter().map(|s| json!({
             "delay_minutes": s.delay_minutes,
@@ -48,6 +49,9 @@ pub struct PolicyBody {
     #[serde(default)]
     pub repeat: u32,
     pub steps: Vec<StepInput>,
+    /// Page again when an acknowledged incident sees no activity for its acknowledge window.
+    #[serde(default)]
+    pub retrigger_stale_ack: bool,
     /// For `PUT`: the version the change was based on; a newer stored one is a 409.
     #[serde(default)]
     pub version: Option<i64>,
@@ -61,6 +65,7 @@ impl PolicyBody {
                 description: self.description,
                 repeat: self.repeat,
                 steps: self.steps,
+                retrigger_stale_ack: self.retrigger_stale_ack,
             },
             self.version,
         )

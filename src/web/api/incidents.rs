@@ -303,3 +303,30 @@ pub async fn escalate(
     Ok(HttpResponse::Accepted()
         .json(serde_json::json!({"incident_id": view.incident.id, "escalating": true})))
 }
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeBody {
+    pub minutes: i64,
+}
+
+/// `POST /api/v1/incidents/{id}/snooze`: acknowledged until then, triggered again after.
+pub async fn snooze(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    body: web::Json<SnoozeBody>,
+) -> Result<HttpResponse, AppError> {
+    let view = svc::get(&st, &path).await?;
+    crate::services::escalation::snooze(
+        &st,
+        &who.user,
+        Some(ip.0),
+        &view.incident.id,
+        body.minutes,
+    )
+    .await?;
+    let view = svc::get(&st, &view.incident.id).await?;
+    Ok(HttpResponse::Ok().json(incident_json(&st, &view)))
+}

@@ -62,6 +62,7 @@ pub struct PolicyForm {
     pub repeat: String,
     pub version: String,
     pub steps: Vec<StepForm>,
+    pub retrigger_stale_ack: bool,
 }
 
 enum Action {
@@ -87,6 +88,7 @@ fn parse_form(body: &[u8]) -> Result<(PolicyForm, Action), AppError> {
             "description" => form.description = v,
             "repeat" => form.repeat = v,
             "version" => form.version = v,
+            "retrigger_stale_ack" => form.retrigger_stale_ack = !v.is_empty(),
             "action" => {
                 action = match v.as_str() {
                     "add_step" => Action::AddStep,
@@ -120,6 +122,7 @@ impl PolicyForm {
             description: p.description.clone(),
             repeat: p.policy.repeat.to_string(),
             version: p.version.to_string(),
+            retrigger_stale_ack: p.retrigger_stale_ack,
             steps: p
                 .policy
                 .steps
@@ -191,6 +194,7 @@ impl PolicyForm {
                 description: self.description.clone(),
                 repeat,
                 steps,
+                retrigger_stale_ack: self.retrigger_stale_ack,
             })
         } else {
             Err(errors)

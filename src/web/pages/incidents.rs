@@ -334,6 +334,38 @@ fn back(id: &str, flash: Flash) -> HttpResponse {
     redirect_with(&format!("/incidents/{id}"), flash)
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SnoozeForm {
+    pub minutes: String,
+}
+
+pub async fn snooze(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Responder>,
+    ip: ClientIp,
+    path: web::Path<String>,
+    form: web::Form<SnoozeForm>,
+) -> Result<HttpResponse, AppError> {
+    let view = svc::get(&st, &path).await?;
+    let id = view.incident.id.clone();
+    let Ok(minutes) = form.minutes.trim().parse::<i64>() else {
+        return Ok(back(&id, Flash::error("Choose how long to snooze.")));
+    };
+    match crate::services::escalation::snooze(&st, &who.user, Some(ip.0), &id, minutes).await {
+        Ok(()) => Ok(back(
+            &id,
+            Flash::success(format!(
+                "Snoozed for {}. It pages again then unless resolved.",
+                crate::domain::escalation::minutes_text(minutes)
+            )),
+        )),
+        Err(AppError::Conflict(m)) => Ok(back(&id, Flash::error(m))),
+        Err(AppError::Invalid(e)) => Ok(back(&id, Flash::error(e.summary()))),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn escalate(
     st: web::Data<AppState>,
     who: RequireRole<role::Responder>,
