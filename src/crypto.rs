@@ -19,6 +19,18 @@ pub fn random_token(n: usize) -> String {
 
 /// SHA-256 as lower-case hex. Enough for secrets with >= 128 bits of entropy (session cookies,
 /// API tokens, setup links): nobody can guess them, so a slow hash would only cost every request.
+/// HMAC-SHA256 of `body` under `key`, in lower-case hex (as webhook receivers expect).
+pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn sha256_hex(data: &str) -> String {
     let digest = Sha256::digest(data.as_bytes());
     let mut out = String::with_capacity(64);

@@ -79,6 +79,11 @@ pub async fn open_state(
             None
         }
     };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("Lookout/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| AppError::Internal(format!("HTTP client: {e}")))?;
     let events = Events::new();
     let engine_wake = Arc::new(tokio::sync::Notify::new());
     let ingest = IngestQueue::start(
@@ -96,6 +101,7 @@ pub async fn open_state(
         metrics: Arc::new(Metrics::new()),
         events,
         mailer,
+        http,
         engine_wake,
         ingest,
         keys: Arc::new(KeyCache::default()),

@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: Events,
     /// Sends pages by e-mail; `None` when `LOOKOUT_SMTP_URL` is not set (mail off, logged).
     pub mailer: Option<crate::notify::mail::Mailer>,
+    /// Posts to services' outbound webhooks.
+    pub http: reqwest::Client,
     /// Wakes the escalation engine early: new due work was committed (an incident opened).
     pub engine_wake: Arc<tokio::sync::Notify>,
     /// The group-commit writer for webhook deliveries.

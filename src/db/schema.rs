@@ -96,6 +96,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         escalation_policy_id -> Nullable<Text>,
+        webhook_url -> Nullable<Text>,
+        webhook_format -> Text,
+        webhook_secret -> Nullable<Text>,
     }
 }
 
@@ -330,6 +333,7 @@ diesel::table! {
         user_id -> Nullable<Text>,
         channel -> Text,
         address -> Text,
+        event -> Text,
         reason -> Text,
         idempotency_key -> Text,
         state -> Text,

@@ -17,6 +17,12 @@ pub struct Service {
     pub updated_at: DateTime<Utc>,
     /// Who is paged, and in what order, when an incident of this service is not acknowledged.
     pub escalation_policy_id: Option<String>,
+    /// Where incident changes are posted, if anywhere.
+    pub webhook_url: Option<String>,
+    /// `json` or `slack`.
+    pub webhook_format: String,
+    /// Signs each post (HMAC-SHA256), so the receiver can tell it came from here.
+    pub webhook_secret: Option<String>,
 }
 
 impl Service {

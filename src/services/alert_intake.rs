@@ -844,6 +844,9 @@ mod tests {
                 description: "",
                 owner_id: None,
                 escalation_policy_id: None,
+                webhook_url: None,
+                webhook_format: "json",
+                webhook_secret: None,
                 now,
             },
         )

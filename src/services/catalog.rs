@@ -29,6 +29,10 @@ pub struct ServiceInput {
     pub owner: String,
     /// An escalation policy's id; empty for none.
     pub escalation_policy: String,
+    /// Where incident changes are posted; empty for nowhere.
+    pub webhook_url: String,
+    /// `json` (the default) or `slack`.
+    pub webhook_format: String,
 }
 
 struct ValidService {
@@ -36,6 +40,31 @@ struct ValidService {
     description: String,
     owner_id: Option<String>,
     escalation_policy_id: Option<String>,
+    webhook_url: Option<String>,
+    webhook_format: &'static str,
+}
+
+fn check_webhook_url(raw: &str) -> Result<Option<String>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw.len() > 2000 {
+        return Err("at most 2000 characters".into());
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("'{raw}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("use an http:// or https:// address".into());
+    }
+    Ok(Some(url.to_string()))
+}
+
+fn check_webhook_format(raw: &str) -> Result<&'static str, String> {
+    match raw.trim() {
+        "" | "json" => Ok("json"),
+        "slack" => Ok("slack"),
+        other => Err(format!("'{other}' is not a format: json or slack")),
+    }
 }
 
 fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidService, AppError> {
@@ -75,12 +104,23 @@ fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidServ
             None
         }
     };
+    let webhook_url = errors
+        .check("webhook_url", check_webhook_url(&input.webhook_url))
+        .flatten();
+    let webhook_format = errors
+        .check(
+            "webhook_format",
+            check_webhook_format(&input.webhook_format),
+        )
+        .unwrap_or("json");
     match (name, description) {
         (Some(name), Some(description)) if errors.is_empty() => Ok(ValidService {
             name,
             description,
             owner_id,
             escalation_policy_id,
+            webhook_url,
+            webhook_format,
         }),
         _ => Err(AppError::Invalid(errors)),
     }
@@ -116,6 +156,13 @@ pub async fn create_service(
                     description: &valid.description,
                     owner_id: valid.owner_id.as_deref(),
                     escalation_policy_id: valid.escalation_policy_id.as_deref(),
+                    webhook_url: valid.webhook_url.as_deref(),
+                    webhook_format: valid.webhook_format,
+                    webhook_secret: valid
+                        .webhook_url
+                        .as_ref()
+                        .map(|_| crate::crypto::random_token(24))
+                        .as_deref(),
                     now,
                 },
             );
@@ -148,7 +195,17 @@ pub async fn update_service(
             let before = services::find(c, &id)?.ok_or(AppError::NotFound)?;
             let valid = validate_service(c, &input)?;
             ensure_name_free(c, &valid.name, Some(&id))?;
+            // The secret stays across URL changes (receivers keep verifying); it is made when
+            // the first URL is set.
+            let secret = match (&valid.webhook_url, &before.webhook_secret) {
+                (None, _) => None,
+                (Some(_), Some(kept)) => Some(kept.clone()),
+                (Some(_), None) => Some(crate::crypto::random_token(24)),
+            };
             let change = ServiceChange {
+                webhook_url: valid.webhook_url.as_deref(),
+                webhook_format: valid.webhook_format,
+                webhook_secret: secret.as_deref(),
                 name: &valid.name,
                 description: &valid.description,
                 owner_id: valid.owner_id.as_deref(),

@@ -420,6 +420,15 @@ pub(crate) fn plan_opened(
     if repo::policy_of_service(c, opened.service_id)?.is_some() {
         jobs.push((JobKind::Step, now));
     }
+    announce(
+        c,
+        opened.incident_id,
+        opened.service_id,
+        "opened",
+        "0",
+        "opened",
+        now,
+    )?;
     for (kind, due) in jobs {
         repo::insert_job(
             c,
@@ -454,6 +463,17 @@ pub(crate) fn plan_acknowledged(
     let Some(incident) = incidents::find(c, incident_id)? else {
         return Ok(());
     };
+    let cycle = repo::current_cycle(c, incident_id)?.to_string();
+    let by = incident.acknowledged_by.as_deref().unwrap_or("someone");
+    announce(
+        c,
+        incident_id,
+        &incident.service_id,
+        "acknowledged",
+        &cycle,
+        &format!("acknowledged by {by}"),
+        now,
+    )?;
     let stale_check =
         repo::policy_of_service(c, &incident.service_id)?.is_some_and(|p| p.retrigger_stale_ack);
     if stale_check {
@@ -510,6 +530,18 @@ pub(crate) fn plan_resolved(
         ],
         now,
     )?;
+    if let Some(incident) = incidents::find(c, incident_id)? {
+        let by = incident.resolved_by.as_deref().unwrap_or("someone");
+        announce(
+            c,
+            incident_id,
+            &incident.service_id,
+            "resolved",
+            "0",
+            &format!("resolved by {by}"),
+            now,
+        )?;
+    }
     Ok(())
 }
 
@@ -855,12 +887,44 @@ fn page(
                 user_id: Some(&person.user_id),
                 channel: "email",
                 address: &person.email,
+                event: "",
                 reason,
                 idempotency_key: &format!("{}:{cause}:{}:email", incident.id, person.user_id),
                 now,
             },
         )?;
     }
+    Ok(())
+}
+
+/// Queues a post to the service's outbound webhook, if it has one: once per incident, event and
+/// `cause` (the step, or the cycle).
+fn announce(
+    c: &mut DbConn,
+    incident_id: &str,
+    service_id: &str,
+    event: &str,
+    cause: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(url) = service_repo::find(c, service_id)?.and_then(|s| s.webhook_url) else {
+        return Ok(());
+    };
+    repo::enqueue(
+        c,
+        &NewNotification {
+            id: &new_id(),
+            incident_id,
+            user_id: None,
+            channel: "webhook",
+            address: &url,
+            event,
+            reason: message,
+            idempotency_key: &format!("{incident_id}:{event}:{cause}:webhook"),
+            now,
+        },
+    )?;
     Ok(())
 }
 
@@ -945,6 +1009,15 @@ fn run_step(
             }
             let cause = format!("c{}s{n}", job.cycle);
             page(c, incident, &cause, &why, &people, now)?;
+            announce(
+                c,
+                &incident.id,
+                &incident.service_id,
+                "escalated",
+                &cause,
+                &message,
+                now,
+            )?;
             write_timeline(c, &incident.id, "escalation", &message, now)?;
             incidents::set_escalation_step(c, &incident.id, job.step + 1, now)?;
             repo::insert_job(

@@ -75,14 +75,22 @@ pub async fn deliver_due(st: &AppState) -> Result<Option<DateTime<Utc>>, AppErro
         .await
 }
 
-/// How many deliveries are under way (leased, not yet recorded).
-pub async fn in_flight(st: &AppState) -> Result<i64, AppError> {
+/// Whether anything is left to do at the clock's now: due jobs, or deliveries due or under way.
+pub async fn busy(st: &AppState) -> Result<bool, AppError> {
+    let now = st.clock.now();
     st.db
-        .read(|c| repo::deliveries_in_flight(c).map_err(AppError::from))
+        .read(move |c| {
+            let job_due = crate::db::repo::escalation::earliest_job(c)?.is_some_and(|t| t <= now);
+            Ok::<_, AppError>(job_due || repo::deliveries_outstanding(c, now)? > 0)
+        })
         .await
 }
 
 async fn deliver_one(st: &AppState, n: NotificationRow) -> Result<(), AppError> {
+    if n.channel == "webhook" {
+        let result = post_webhook(st, &n).await?;
+        return record(st, &n, result).await;
+    }
     let result = match &st.mailer {
         None => Attempt::Off,
         Some(mailer) => match compose(st, &n).await? {
@@ -95,6 +103,80 @@ async fn deliver_one(st: &AppState, n: NotificationRow) -> Result<(), AppError> 
         },
     };
     record(st, &n, result).await
+}
+
+/// Posts an incident change to a service's webhook: Lookout's JSON, or Slack's `{"text"}`,
+/// signed with HMAC-SHA256 under the service's secret in `X-Lookout-Signature`.
+async fn post_webhook(st: &AppState, n: &NotificationRow) -> Result<Attempt, AppError> {
+    let incident_id = n.incident_id.clone();
+    let loaded = st
+        .db
+        .read(move |c| {
+            let Some(incident) = incidents::find(c, &incident_id)? else {
+                return Ok(None);
+            };
+            let service = service_repo::find(c, &incident.service_id)?;
+            Ok::<_, AppError>(service.map(|s| (incident, s)))
+        })
+        .await?;
+    let Some((incident, service)) = loaded else {
+        return Ok(Attempt::Failed(
+            "the incident or its service is gone".into(),
+        ));
+    };
+    let url = st.base_url.join(&format!("/incidents/{}", incident.number));
+    let body = if service.webhook_format == "slack" {
+        serde_json::json!({
+            "text": format!(
+                "[{}] #{} {} ({}): {} <{url}|open>",
+                incident.severity.as_str(),
+                incident.number,
+                incident.title,
+                service.name,
+                n.reason
+            )
+        })
+    } else {
+        serde_json::json!({
+            "event": n.event,
+            "message": n.reason,
+            "delivery": n.idempotency_key,
+            "incident": {
+                "id": incident.id,
+                "number": incident.number,
+                "title": incident.title,
+                "severity": incident.severity.as_str(),
+                "status": incident.status.as_str(),
+                "service": service.name,
+                "service_id": service.id,
+                "ack_deadline": incident.ack_deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "sla_breached": incident.sla_breached,
+                "url": url,
+            },
+        })
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut request = st
+        .http
+        .post(&n.address)
+        .header("Content-Type", "application/json")
+        .header("X-Lookout-Event", &n.event)
+        .header("X-Lookout-Delivery", &n.idempotency_key);
+    if let Some(secret) = &service.webhook_secret {
+        request = request.header(
+            "X-Lookout-Signature",
+            format!("sha256={}", crate::crypto::hmac_sha256_hex(secret, &body)),
+        );
+    }
+    Ok(match request.body(body).send().await {
+        Ok(r) if r.status().is_success() => Attempt::Sent,
+        // The receiver is busy or down: try again. Anything else it refused for good.
+        Ok(r) if r.status().is_server_error() || matches!(r.status().as_u16(), 408 | 429) => {
+            Attempt::Retry(format!("HTTP {}", r.status().as_u16()))
+        }
+        Ok(r) => Attempt::Failed(format!("HTTP {}", r.status().as_u16())),
+        Err(e) => Attempt::Retry(e.without_url().to_string()),
+    })
 }
 
 /// The e-mail for a notification: the incident as it is now, in the recipient's time zone.
@@ -157,7 +239,20 @@ fn wait_text(wait: Duration) -> String {
 async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(), AppError> {
     let now = st.clock.now();
     let who = n.address.clone();
+    let webhook = n.channel == "webhook";
+    let what = if webhook {
+        format!("webhook ({})", n.event)
+    } else {
+        "e-mail".to_owned()
+    };
     let (state, error, retry_at, message, label) = match &result {
+        Attempt::Sent if webhook => (
+            "sent",
+            None,
+            None,
+            format!("posted {} to the service's webhook", n.event),
+            "sent",
+        ),
         Attempt::Sent => ("sent", None, None, format!("paged {who} by e-mail"), "sent"),
         Attempt::Retry(e) => {
             let wait = retry_delay(n.attempts + 1);
@@ -166,7 +261,7 @@ async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(
                 Some(e.clone()),
                 Some(now + wait),
                 format!(
-                    "e-mail to {who} failed ({e}); trying again in {}",
+                    "{what} to {who} failed ({e}); trying again in {}",
                     wait_text(wait)
                 ),
                 "retried",
@@ -176,7 +271,7 @@ async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(
             "failed",
             Some(e.clone()),
             None,
-            format!("e-mail to {who} failed for good: {e}"),
+            format!("{what} to {who} failed for good: {e}"),
             "failed",
         ),
         Attempt::Off => (
@@ -195,7 +290,7 @@ async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(
     st.metrics
         .notifications
         .get_or_create(&NotificationLabels {
-            channel: "email",
+            channel: if webhook { "webhook" } else { "email" },
             result: label,
         })
         .inc();

@@ -641,6 +641,199 @@ async fn snoozes_and_stale_acknowledgements_page_again(backend: Backend) {
     );
 }
 
+/// A webhook receiver: records each post, answers with the statuses queued (200 when none).
+#[derive(Clone, Default)]
+struct Receiver {
+    posts: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+    answers: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let shared = receiver.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let r = shared.clone();
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let r = r.clone();
+                    async move {
+                        let header = |name: &str| {
+                            req.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned()
+                        };
+                        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        r.posts.lock().unwrap().push((
+                            header("x-lookout-event"),
+                            format!(
+                                "{}|{}",
+                                header("x-lookout-signature"),
+                                String::from_utf8_lossy(&body)
+                            ),
+                            json,
+                        ));
+                        let status = {
+                            let mut answers = r.answers.lock().unwrap();
+                            if answers.is_empty() {
+                                200
+                            } else {
+                                answers.remove(0)
+                            }
+                        };
+                        actix_web::HttpResponse::build(
+                            actix_web::http::StatusCode::from_u16(status).unwrap(),
+                        )
+                        .finish()
+                    }
+                },
+            ))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .expect("bind receiver");
+        let url = format!("http://{}/hook", server.addrs()[0]);
+        tokio::spawn(server.run());
+        (receiver, url)
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(e, _, _)| e.clone())
+            .collect()
+    }
+}
+
+fn signature_of(secret: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+async fn service_webhooks_are_told_and_signed(backend: Backend) {
+    let (app, _sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let (receiver, url) = Receiver::start().await;
+    let bad = s
+        .api
+        .patch(
+            &format!("/api/v1/services/{}", s.service),
+            json!({"webhook_url": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json["fields"]["webhook_url"].is_string(),
+        "{}",
+        bad.json
+    );
+    let set = s
+        .api
+        .patch(
+            &format!("/api/v1/services/{}", s.service),
+            json!({"webhook_url": url}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.json);
+    let secret = set.json["webhook_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(secret.len() >= 24);
+    let shown = s.api.get(&format!("/api/v1/services/{}", s.service)).await;
+    assert!(
+        shown.json.get("webhook_secret").is_none(),
+        "the secret is not in ordinary answers"
+    );
+
+    let id = open(&app, &s, "Webhooks fire").await;
+    app.settle().await;
+    assert_eq!(receiver.events(), ["opened", "escalated"]);
+    s.api
+        .post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
+        .await;
+    app.settle().await;
+    // The receiver is down when the incident resolves: the post is retried.
+    receiver.answers.lock().unwrap().push(503);
+    s.api
+        .post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        .await;
+    app.settle().await;
+    app.clock.advance(Duration::seconds(30));
+    app.settle().await;
+    assert_eq!(
+        receiver.events(),
+        [
+            "opened",
+            "escalated",
+            "acknowledged",
+            "resolved",
+            "resolved"
+        ]
+    );
+    let posts = receiver.posts.lock().unwrap().clone();
+    for (_, signed, json) in &posts {
+        let (signature, body) = signed.split_once('|').expect("signature|body");
+        assert_eq!(signature, signature_of(&secret, body));
+        assert_eq!(json["incident"]["id"], id.as_str());
+    }
+    assert_eq!(posts[2].2["event"], "acknowledged");
+    assert!(
+        posts[2].2["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("acknowledged by ")
+    );
+    assert_eq!(posts[3].2["incident"]["status"], "resolved");
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("webhook (resolved) to http") && e.contains("HTTP 503")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "posted resolved to the service's webhook"),
+        "{events:?}"
+    );
+
+    // Slack's format: one line of text.
+    s.api
+        .patch(
+            &format!("/api/v1/services/{}", s.service),
+            json!({"webhook_format": "slack"}),
+        )
+        .await;
+    open(&app, &s, "Slack hears").await;
+    app.settle().await;
+    let last = receiver
+        .posts
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("post");
+    let text = last.2["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("[P0] #") && text.contains("Slack hears"),
+        "{text}"
+    );
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {
@@ -669,4 +862,5 @@ with_smtp_on_both! {
     failed_pages_are_retried_until_the_mail_server_is_back => pages_are_retried_until_the_mail_server_is_back,
     the_mailed_link_acknowledges_after_a_confirmation => the_mailed_link_acknowledges_after_a_confirmation,
     snoozes_and_stale_acknowledgements_page_again => snoozes_and_stale_acknowledgements_page_again,
+    service_webhooks_are_told_and_signed => service_webhooks_are_told_and_signed,
 }

@@ -18,6 +18,11 @@ CREATE TABLE escalation_policies (
 CREATE UNIQUE INDEX escalation_policies_name_key ON escalation_policies (name_key);
 
 ALTER TABLE services ADD COLUMN escalation_policy_id TEXT REFERENCES escalation_policies (id);
+-- Outbound webhook: told when an incident opens, escalates, is acknowledged or resolved. json
+-- (our own body) or slack ({"text": ...}); signed with HMAC-SHA256 under webhook_secret.
+ALTER TABLE services ADD COLUMN webhook_url TEXT;
+ALTER TABLE services ADD COLUMN webhook_format TEXT NOT NULL DEFAULT 'json';
+ALTER TABLE services ADD COLUMN webhook_secret TEXT;
 
 -- Due work. A row is written in the same transaction as the change that causes it (an incident
 -- opens, its severity changes), so a crash or restart loses nothing; the engine claims due rows
@@ -49,6 +54,8 @@ CREATE TABLE notifications (
     user_id TEXT REFERENCES users (id),
     channel TEXT NOT NULL,
     address TEXT NOT NULL,
+    -- For webhooks: opened, escalated, acknowledged, resolved.
+    event TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL,
     idempotency_key TEXT NOT NULL,
     state TEXT NOT NULL,

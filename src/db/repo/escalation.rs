@@ -322,6 +322,7 @@ pub struct NotificationRow {
     pub user_id: Option<String>,
     pub channel: String,
     pub address: String,
+    pub event: String,
     pub reason: String,
     pub idempotency_key: String,
     pub state: String,
@@ -339,6 +340,7 @@ pub struct NewNotification<'a> {
     pub user_id: Option<&'a str>,
     pub channel: &'a str,
     pub address: &'a str,
+    pub event: &'a str,
     pub reason: &'a str,
     pub idempotency_key: &'a str,
     pub now: DateTime<Utc>,
@@ -360,6 +362,7 @@ pub fn enqueue(conn: &mut DbConn, new: &NewNotification<'_>) -> QueryResult<bool
             notifications::user_id.eq(new.user_id),
             notifications::channel.eq(new.channel),
             notifications::address.eq(new.address),
+            notifications::event.eq(new.event),
             notifications::reason.eq(new.reason),
             notifications::idempotency_key.eq(new.idempotency_key),
             notifications::state.eq("pending"),
@@ -454,11 +457,15 @@ pub fn notifications_of(conn: &mut DbConn, incident_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
-/// Deliveries leased and not yet recorded: under way somewhere.
-pub fn deliveries_in_flight(conn: &mut DbConn) -> QueryResult<i64> {
+/// Deliveries due or under way (leased and not yet recorded) at `now`.
+pub fn deliveries_outstanding(conn: &mut DbConn, now: DateTime<Utc>) -> QueryResult<i64> {
     notifications::table
         .filter(notifications::state.eq("pending"))
-        .filter(notifications::leased_until.is_not_null())
+        .filter(
+            notifications::leased_until
+                .is_not_null()
+                .or(notifications::next_attempt_at.le(to_db(now))),
+        )
         .count()
         .get_result(conn)
 }

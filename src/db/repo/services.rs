@@ -19,6 +19,9 @@ pub(crate) struct ServiceRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     escalation_policy_id: Option<String>,
+    webhook_url: Option<String>,
+    webhook_format: String,
+    webhook_secret: Option<String>,
 }
 
 impl From<ServiceRow> for Service {
@@ -32,6 +35,9 @@ impl From<ServiceRow> for Service {
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
             escalation_policy_id: r.escalation_policy_id,
+            webhook_url: r.webhook_url,
+            webhook_format: r.webhook_format,
+            webhook_secret: r.webhook_secret,
         }
     }
 }
@@ -42,6 +48,9 @@ pub struct NewService<'a> {
     pub description: &'a str,
     pub owner_id: Option<&'a str>,
     pub escalation_policy_id: Option<&'a str>,
+    pub webhook_url: Option<&'a str>,
+    pub webhook_format: &'a str,
+    pub webhook_secret: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -54,6 +63,9 @@ pub fn insert(conn: &mut DbConn, new: &NewService<'_>) -> QueryResult<()> {
             services::description.eq(new.description),
             services::owner_id.eq(new.owner_id),
             services::escalation_policy_id.eq(new.escalation_policy_id),
+            services::webhook_url.eq(new.webhook_url),
+            services::webhook_format.eq(new.webhook_format),
+            services::webhook_secret.eq(new.webhook_secret),
             services::created_at.eq(to_db(new.now)),
             services::updated_at.eq(to_db(new.now)),
         ))
@@ -108,6 +120,9 @@ pub struct ServiceChange<'a> {
     pub description: &'a str,
     pub owner_id: Option<&'a str>,
     pub escalation_policy_id: Option<&'a str>,
+    pub webhook_url: Option<&'a str>,
+    pub webhook_format: &'a str,
+    pub webhook_secret: Option<&'a str>,
 }
 
 pub fn update(
@@ -123,6 +138,9 @@ pub fn update(
             services::description.eq(change.description),
             services::owner_id.eq(change.owner_id),
             services::escalation_policy_id.eq(change.escalation_policy_id),
+            services::webhook_url.eq(change.webhook_url),
+            services::webhook_format.eq(change.webhook_format),
+            services::webhook_secret.eq(change.webhook_secret),
             services::updated_at.eq(to_db(now)),
         ))
         .execute(conn)

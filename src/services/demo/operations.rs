@@ -384,7 +384,7 @@ pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<Opera
             name: (*name).into(),
             description: (*description).into(),
             owner: owner.map(|i| people[i].email.clone()).unwrap_or_default(),
-            escalation_policy: String::new(),
+            ..ServiceInput::default()
         };
         let service = catalog::create_service(&demo_state, actor, &input).await?;
         let issued =
@@ -400,7 +400,7 @@ pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<Opera
             name: "Legacy reports".into(),
             description: "Old PDF reports, replaced by the warehouse".into(),
             owner: String::new(),
-            escalation_policy: String::new(),
+            ..ServiceInput::default()
         },
     )
     .await?;

@@ -51,6 +51,8 @@ pub async fn fill(st: &AppState, actor: &Actor) -> Result<(), AppError> {
             description: service.description.clone(),
             owner,
             escalation_policy: policy.id.clone(),
+            webhook_url: service.webhook_url.clone().unwrap_or_default(),
+            webhook_format: service.webhook_format.clone(),
         };
         catalog::update_service(st, actor, &service.id, &input).await?;
     }

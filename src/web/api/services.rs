@@ -19,6 +19,11 @@ pub struct ServiceJson {
     pub description: String,
     pub owner_id: Option<String>,
     pub escalation_policy_id: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_format: String,
+    /// Only in answers to managers changing the service: receivers verify posts with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
     pub archived: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -32,6 +37,9 @@ impl From<&Service> for ServiceJson {
             description: s.description.clone(),
             owner_id: s.owner_id.clone(),
             escalation_policy_id: s.escalation_policy_id.clone(),
+            webhook_url: s.webhook_url.clone(),
+            webhook_format: s.webhook_format.clone(),
+            webhook_secret: None,
             archived: s.is_archived(),
             created_at: rfc3339(&s.created_at),
             updated_at: rfc3339(&s.updated_at),
@@ -107,6 +115,10 @@ pub struct NewServiceBody {
     pub owner: Option<String>,
     #[serde(default)]
     pub escalation_policy_id: Option<String>,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_format: Option<String>,
 }
 
 pub async fn create(
@@ -121,11 +133,16 @@ pub async fn create(
         description: body.description,
         owner: body.owner.unwrap_or_default(),
         escalation_policy: body.escalation_policy_id.unwrap_or_default(),
+        webhook_url: body.webhook_url.unwrap_or_default(),
+        webhook_format: body.webhook_format.unwrap_or_default(),
     };
     let service = catalog::create_service(&st, &who.actor(Some(ip.0)), &input).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/services/{}", service.id)))
-        .json(ServiceJson::from(&service)))
+        .json(ServiceJson {
+            webhook_secret: service.webhook_secret.clone(),
+            ..ServiceJson::from(&service)
+        }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +155,10 @@ pub struct ServicePatch {
     /// A policy id; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
     pub escalation_policy_id: Option<Option<String>>,
+    /// `null` or `""` stops the posts.
+    #[serde(default, deserialize_with = "present")]
+    pub webhook_url: Option<Option<String>>,
+    pub webhook_format: Option<String>,
     pub archived: Option<bool>,
 }
 
@@ -160,6 +181,8 @@ pub async fn update(
         || body.description.is_some()
         || body.owner.is_some()
         || body.escalation_policy_id.is_some()
+        || body.webhook_url.is_some()
+        || body.webhook_format.is_some()
     {
         let current_owner = match &service.owner_id {
             Some(id) => id.clone(),
@@ -175,13 +198,22 @@ pub async fn update(
                 Some(given) => given.unwrap_or_default(),
                 None => service.escalation_policy_id.clone().unwrap_or_default(),
             },
+            webhook_url: match body.webhook_url {
+                Some(given) => given.unwrap_or_default(),
+                None => service.webhook_url.clone().unwrap_or_default(),
+            },
+            webhook_format: body
+                .webhook_format
+                .unwrap_or_else(|| service.webhook_format.clone()),
         };
         service = catalog::update_service(&st, &actor, &service.id, &input).await?;
     }
     if let Some(archived) = body.archived {
         service = catalog::set_archived(&st, &actor, &service.id, archived).await?;
     }
-    Ok(HttpResponse::Ok().json(ServiceJson::from(&service)))
+    let mut out = ServiceJson::from(&service);
+    out.webhook_secret = service.webhook_secret.clone();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 #[derive(Debug, Deserialize)]

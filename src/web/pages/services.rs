@@ -78,6 +78,8 @@ pub struct ServiceForm {
     pub description: String,
     pub owner: String,
     pub escalation_policy_id: String,
+    pub webhook_url: String,
+    pub webhook_format: String,
 }
 
 impl ServiceForm {
@@ -87,6 +89,8 @@ impl ServiceForm {
             description: self.description.clone(),
             owner: self.owner.clone(),
             escalation_policy: self.escalation_policy_id.clone(),
+            webhook_url: self.webhook_url.clone(),
+            webhook_format: self.webhook_format.clone(),
         }
     }
 }
@@ -197,6 +201,8 @@ async fn service_page(st: &AppState, ctx: PageCtx, id: &str) -> Result<ServicePa
             description: service.description.clone(),
             owner: owner.as_ref().map(|o| o.email.clone()).unwrap_or_default(),
             escalation_policy_id: service.escalation_policy_id.clone().unwrap_or_default(),
+            webhook_url: service.webhook_url.clone().unwrap_or_default(),
+            webhook_format: service.webhook_format.clone(),
         },
         policies: escalation::choices(st).await?,
         integrations: catalog::list_integrations(st, &service.id).await?,
