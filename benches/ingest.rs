@@ -41,6 +41,8 @@
 // that did not happen as described.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -50,14 +52,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use lookout::clock::SystemClock;
-use lookout::config::{DatabaseUrl, Settings};
+use lookout::config::DatabaseUrl;
 use lookout::db::schema::{alerts, counters, incident_events, incidents};
 use lookout::db::{Backend, DbConn, write_tx};
 use lookout::domain::audit::Actor;
@@ -67,6 +69,11 @@ use lookout::services::{tokens, users};
 use lookout::startup::Application;
 use lookout::state::AppState;
 use serde_json::{Value, json};
+
+use common::{
+    BenchDb, TICKS_PER_SECOND, machine_ticks, numeric_entries, postgres_ticks,
+    postgres_ticks_since, read_stat,
+};
 
 const PASSWORD: &str = "correct horse battery staple";
 /// Alertmanager's sentinel for "not ended" (Go's zero time).
@@ -185,70 +192,6 @@ fn number<T: std::str::FromStr>(flag: &str, raw: &str) -> T {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The database for the run
-
-/// Owns the run's database and removes it when dropped, also when the run panics.
-enum BenchDb {
-    /// Kept so the file lives as long as the run.
-    Sqlite {
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl BenchDb {
-    fn create(postgres: Option<&str>) -> (BenchDb, DatabaseUrl, String) {
-        match postgres {
-            None => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("lookout.db");
-                let raw = format!("sqlite://{}", path.display());
-                let url = DatabaseUrl::parse(&raw).expect("sqlite url");
-                (BenchDb::Sqlite { _dir: dir }, url, raw)
-            }
-            Some(admin_url) => {
-                let name = format!(
-                    "lookout_bench_{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..12]
-                );
-                let mut conn =
-                    diesel::PgConnection::establish(admin_url).expect("connect to PostgreSQL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create the benchmark database");
-                let mut url = url::Url::parse(admin_url).expect("PostgreSQL URL");
-                url.set_path(&format!("/{name}"));
-                let db = BenchDb::Postgres {
-                    admin_url: admin_url.to_owned(),
-                    name,
-                };
-                let parsed = DatabaseUrl::parse(url.as_str()).expect("postgres url");
-                (db, parsed, url.to_string())
-            }
-        }
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let BenchDb::Postgres { admin_url, name } = self {
-            // FORCE: the server's pool and writer thread may still hold connections.
-            let dropped = diesel::PgConnection::establish(admin_url).and_then(|mut conn| {
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
-            });
-            if let Err(e) = dropped {
-                eprintln!("could not drop database {name}: {e}");
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Entry point
 
 fn main() {
@@ -275,15 +218,7 @@ struct Ctx {
 }
 
 async fn run(args: &Args, url: DatabaseUrl, shown_url: String) {
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().expect("addr"),
-        database: url,
-        base_url: None,
-        smtp_url: None,
-        mail_from: "lookout@localhost".into(),
-        log: "warn".into(),
-    };
-    let app = Application::build(settings, Arc::new(SystemClock))
+    let app = Application::build(common::settings(url), Arc::new(SystemClock))
         .await
         .expect("Lookout starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
@@ -1160,10 +1095,6 @@ fn push_incident_row(
 // ---------------------------------------------------------------------------------------------
 // CPU accounting
 
-/// Clock ticks per second in /proc: 100 on every Linux this runs on (`getconf CLK_TCK`; asking
-/// libc would need unsafe code, which the crate forbids).
-const TICKS_PER_SECOND: f64 = 100.0;
-
 /// CPU time so far: this process's threads by id (name, ticks), PostgreSQL's processes, and the
 /// whole machine from /proc/stat.
 struct CpuSample {
@@ -1188,57 +1119,14 @@ struct CpuUse {
     iowait: f64,
 }
 
-/// The command name and utime + stime of a /proc `stat` file.
-fn read_stat(path: &str) -> Option<(String, u64)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    // The name is in parentheses and may hold spaces; the numbers follow the last ')'.
-    let (open, close) = (text.find('(')?, text.rfind(')')?);
-    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((text[open + 1..close].to_owned(), utime + stime))
-}
-
-fn numeric_entries(dir: &str) -> Vec<u32> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl CpuSample {
     fn take() -> CpuSample {
         let threads = numeric_entries("/proc/self/task")
             .into_iter()
             .filter_map(|tid| Some((tid, read_stat(&format!("/proc/self/task/{tid}/stat"))?)))
             .collect();
-        let postgres = numeric_entries("/proc")
-            .into_iter()
-            .filter_map(|pid| {
-                let (name, ticks) = read_stat(&format!("/proc/{pid}/stat"))?;
-                (name == "postgres").then_some((pid, ticks))
-            })
-            .collect();
-        let (busy, iowait) = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|s| {
-                let cpu: Vec<u64> = s
-                    .lines()
-                    .next()?
-                    .split_whitespace()
-                    .skip(1)
-                    .filter_map(|v| v.parse().ok())
-                    .collect();
-                // user nice system idle iowait irq softirq steal
-                let busy = cpu.iter().take(8).sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
-                Some((busy, *cpu.get(4)?))
-            })
-            .unwrap_or_default();
+        let postgres = postgres_ticks();
+        let (busy, iowait) = machine_ticks();
         CpuSample {
             at: Instant::now(),
             threads,
@@ -1275,11 +1163,7 @@ impl CpuSample {
             };
             *slot += pct(delta);
         }
-        let postgres: u64 = self
-            .postgres
-            .iter()
-            .map(|(pid, ticks)| ticks - before.postgres.get(pid).copied().unwrap_or(0))
-            .sum();
+        let postgres = postgres_ticks_since(&self.postgres, &before.postgres);
         used.postgres = pct(postgres);
         let machine = self.busy - before.busy;
         used.machine_busy = pct(machine);
