@@ -311,6 +311,7 @@ async fn seed(st: &AppState, count: usize, window: Duration) -> Seed {
                 step(STEP_1_DELAY_MINUTES, ANA.0),
                 step(STEP_2_DELAY_MINUTES, BEN.0),
             ],
+            retrigger_stale_ack: false,
         },
     )
     .await
@@ -319,7 +320,7 @@ async fn seed(st: &AppState, count: usize, window: Duration) -> Seed {
         name: "Bench checkout".into(),
         description: "escalation benchmark".into(),
         owner: String::new(),
-        escalation_policy: String::new(),
+        ..ServiceInput::default()
     };
     let service = catalog::create_service(st, &Actor::cli(), &service_input)
         .await
@@ -374,6 +375,7 @@ async fn seed(st: &AppState, count: usize, window: Duration) -> Seed {
                             id: &new_id(),
                             incident_id,
                             kind: "step",
+                            cycle: 0,
                             step: 0,
                             due: *due,
                             reason: "",
