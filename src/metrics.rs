@@ -34,9 +34,9 @@ pub struct WebhookLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NotificationLabels {
-    /// email
+    /// email, webhook
     pub channel: &'static str,
-    /// sent, retried, failed, off
+    /// sent, retried, failed, off, cancelled
     pub result: &'static str,
 }
 

@@ -85,7 +85,7 @@ pub async fn open_state(
         .build()
         .map_err(|e| AppError::Internal(format!("HTTP client: {e}")))?;
     let events = Events::new();
-    let engine_wake = Arc::new(tokio::sync::Notify::new());
+    let engine_wake = crate::scheduler::EngineWake::new();
     let ingest = IngestQueue::start(
         db.clone(),
         clock.clone(),

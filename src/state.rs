@@ -27,7 +27,7 @@ pub struct AppState {
     /// Posts to services' outbound webhooks.
     pub http: reqwest::Client,
     /// Wakes the escalation engine early: new due work was committed (an incident opened).
-    pub engine_wake: Arc<tokio::sync::Notify>,
+    pub engine_wake: Arc<crate::scheduler::EngineWake>,
     /// The group-commit writer for webhook deliveries.
     pub ingest: IngestQueue,
     pub keys: Arc<KeyCache>,

@@ -343,6 +343,30 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        contact_method_id -> Nullable<Text>,
+        only_while_triggered -> Bool,
+    }
+}
+
+diesel::table! {
+    contact_methods (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        address -> Text,
+        label -> Text,
+        secret -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_rules (id) {
+        id -> Text,
+        user_id -> Text,
+        contact_method_id -> Nullable<Text>,
+        delay_minutes -> Integer,
+        created_at -> Timestamp,
     }
 }
 
@@ -373,4 +397,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     escalation_policies,
     escalation_jobs,
     notifications,
+    contact_methods,
+    notification_rules,
 );

@@ -52,10 +52,14 @@ pub enum AuditAction {
     EscalationPolicyUpdated,
     SeveritiesUpdated,
     UserFeedRotated,
+    ContactMethodAdded,
+    ContactMethodRemoved,
+    NotificationRuleAdded,
+    NotificationRuleRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 50] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLockedOut,
@@ -102,6 +106,10 @@ impl AuditAction {
         AuditAction::EscalationPolicyUpdated,
         AuditAction::SeveritiesUpdated,
         AuditAction::UserFeedRotated,
+        AuditAction::ContactMethodAdded,
+        AuditAction::ContactMethodRemoved,
+        AuditAction::NotificationRuleAdded,
+        AuditAction::NotificationRuleRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +160,10 @@ impl AuditAction {
             AuditAction::EscalationPolicyUpdated => "escalation_policy.updated",
             AuditAction::SeveritiesUpdated => "settings.severities_updated",
             AuditAction::UserFeedRotated => "user.feed_rotated",
+            AuditAction::ContactMethodAdded => "user.contact_method_added",
+            AuditAction::ContactMethodRemoved => "user.contact_method_removed",
+            AuditAction::NotificationRuleAdded => "user.notification_rule_added",
+            AuditAction::NotificationRuleRemoved => "user.notification_rule_removed",
         }
     }
 }

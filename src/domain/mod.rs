@@ -2,6 +2,7 @@
 
 pub mod alert;
 pub mod audit;
+pub mod contact;
 pub mod escalation;
 pub mod holiday_calendar;
 pub mod ids;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::db::repo::{alerts, incidents, severity_levels, timeline};
@@ -699,7 +699,7 @@ const QUEUE_DEPTH: usize = 4096;
 impl IngestQueue {
     /// Starts the writer thread. It ends when every handle to the queue is dropped.
     /// `engine` is woken when a batch opened an incident: its first escalation step is due now.
-    pub fn start(db: Db, clock: Arc<dyn Clock>, events: Events, engine: Arc<Notify>) -> Self {
+    pub fn start(db: Db, clock: Arc<dyn Clock>, events: Events, engine: Arc<crate::scheduler::EngineWake>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let spawned = std::thread::Builder::new()
             .name("lookout-ingest".into())
@@ -727,7 +727,7 @@ fn writer(
     db: Db,
     clock: Arc<dyn Clock>,
     events: Events,
-    engine: Arc<Notify>,
+    engine: Arc<crate::scheduler::EngineWake>,
     mut rx: mpsc::Receiver<Job>,
 ) {
     // The writer keeps one connection, so its prepared statements stay cached between batches;

@@ -44,21 +44,6 @@ struct ValidService {
     webhook_format: &'static str,
 }
 
-fn check_webhook_url(raw: &str) -> Result<Option<String>, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    if raw.len() > 2000 {
-        return Err("at most 2000 characters".into());
-    }
-    let url = url::Url::parse(raw).map_err(|e| format!("'{raw}' is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err("use an http:// or https:// address".into());
-    }
-    Ok(Some(url.to_string()))
-}
-
 fn check_webhook_format(raw: &str) -> Result<&'static str, String> {
     match raw.trim() {
         "" | "json" => Ok("json"),
@@ -105,7 +90,7 @@ fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidServ
         }
     };
     let webhook_url = errors
-        .check("webhook_url", check_webhook_url(&input.webhook_url))
+        .check("webhook_url", crate::domain::contact::webhook_url(&input.webhook_url))
         .flatten();
     let webhook_format = errors
         .check(

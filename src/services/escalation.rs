@@ -24,6 +24,7 @@ use crate::domain::escalation::{
 };
 use crate::domain::ids::{is_valid_id, new_id};
 use crate::domain::incident::Incident;
+use crate::domain::user::User;
 use crate::domain::validation::{FieldErrors, bounded_text};
 use crate::error::AppError;
 use crate::services::audit;
@@ -460,6 +461,8 @@ pub(crate) fn plan_acknowledged(
         &[JobKind::Step.as_str(), JobKind::AckSla.as_str()],
         now,
     )?;
+    // Reminders waiting for their time ("again after 5 min if still unacknowledged") go too.
+    repo::cancel_pages(c, incident_id, now)?;
     let Some(incident) = incidents::find(c, incident_id)? else {
         return Ok(());
     };
@@ -530,6 +533,7 @@ pub(crate) fn plan_resolved(
         ],
         now,
     )?;
+    repo::cancel_pages(c, incident_id, now)?;
     if let Some(incident) = incidents::find(c, incident_id)? {
         let by = incident.resolved_by.as_deref().unwrap_or("someone");
         announce(
@@ -819,21 +823,14 @@ fn write_timeline(
     Ok(())
 }
 
-/// Someone to page.
-struct Recipient {
-    user_id: String,
-    email: String,
-    name: String,
-}
-
 /// The people a step names at this moment: users as they are, schedules resolved to whoever is
 /// on call now. Also what could not be resolved, for the timeline.
 fn recipients(
     c: &mut DbConn,
     targets: &[Target],
     now: DateTime<Utc>,
-) -> Result<(Vec<Recipient>, Vec<String>), AppError> {
-    let mut found: Vec<Recipient> = Vec::new();
+) -> Result<(Vec<User>, Vec<String>), AppError> {
+    let mut found: Vec<User> = Vec::new();
     let mut missing = Vec::new();
     for target in targets {
         let user_id = match target {
@@ -854,45 +851,62 @@ fn recipients(
             },
         };
         let Some(user_id) = user_id else { continue };
-        if found.iter().any(|r| r.user_id == user_id) {
+        if found.iter().any(|u| u.id == user_id) {
             continue;
         }
         match users::find(c, &user_id)?.filter(|u| u.active) {
-            Some(u) => found.push(Recipient {
-                user_id: u.id,
-                email: u.email,
-                name: u.name,
-            }),
+            Some(u) => found.push(u),
             None => missing.push("a person of this policy is no longer active".into()),
         }
     }
     Ok((found, missing))
 }
 
-/// Queues an e-mail to each recipient, once per (incident, cause, person).
+/// What a message to a person is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A step paging someone: every rule of theirs, the later ones only while nobody has
+    /// acknowledged.
+    Page,
+    /// Telling the service owner of a lapsed deadline: their immediate rules, sent even if the
+    /// incident is acknowledged meanwhile (the lapse happened).
+    Notice,
+}
+
+/// Queues each person's messages by their notification rules, once per (incident, cause,
+/// person, rule).
 fn page(
     c: &mut DbConn,
     incident: &Incident,
     cause: &str,
     reason: &str,
-    people: &[Recipient],
+    people: &[User],
+    purpose: Purpose,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     for person in people {
-        repo::enqueue(
-            c,
-            &NewNotification {
-                id: &new_id(),
-                incident_id: &incident.id,
-                user_id: Some(&person.user_id),
-                channel: "email",
-                address: &person.email,
-                event: "",
-                reason,
-                idempotency_key: &format!("{}:{cause}:{}:email", incident.id, person.user_id),
-                now,
-            },
-        )?;
+        for to in crate::services::contacts::destinations(c, person)? {
+            if purpose == Purpose::Notice && to.delay_minutes > 0 {
+                continue;
+            }
+            repo::enqueue(
+                c,
+                &NewNotification {
+                    id: &new_id(),
+                    incident_id: &incident.id,
+                    user_id: Some(&person.id),
+                    channel: to.channel.as_str(),
+                    address: &to.address,
+                    event: "",
+                    reason,
+                    idempotency_key: &format!("{}:{cause}:{}:{}", incident.id, person.id, to.key),
+                    contact_method_id: to.contact_method_id.as_deref(),
+                    only_while_triggered: purpose == Purpose::Page,
+                    due: now + chrono::Duration::minutes(i64::from(to.delay_minutes)),
+                    now,
+                },
+            )?;
+        }
     }
     Ok(())
 }
@@ -922,13 +936,16 @@ fn announce(
             event,
             reason: message,
             idempotency_key: &format!("{incident_id}:{event}:{cause}:webhook"),
+            contact_method_id: None,
+            only_while_triggered: false,
+            due: now,
             now,
         },
     )?;
     Ok(())
 }
 
-fn names(people: &[Recipient]) -> String {
+fn names(people: &[User]) -> String {
     people
         .iter()
         .map(|p| p.name.as_str())
@@ -1008,7 +1025,7 @@ fn run_step(
                 message.push_str(&format!(" ({})", missing.join("; ")));
             }
             let cause = format!("c{}s{n}", job.cycle);
-            page(c, incident, &cause, &why, &people, now)?;
+            page(c, incident, &cause, &why, &people, Purpose::Page, now)?;
             announce(
                 c,
                 &incident.id,
@@ -1120,12 +1137,8 @@ fn run_deadline(
     if let Some(owner) = owner
         && let Some(u) = users::find(c, &owner)?.filter(|u| u.active)
     {
-        let people = [Recipient {
-            user_id: u.id,
-            email: u.email,
-            name: u.name,
-        }];
-        page(c, incident, kind.as_str(), &message, &people, now)?;
+        let people = [u];
+        page(c, incident, kind.as_str(), &message, &people, Purpose::Notice, now)?;
         write_timeline(
             c,
             &incident.id,

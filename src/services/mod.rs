@@ -7,6 +7,7 @@ pub mod alert_intake;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod contacts;
 pub mod demo;
 pub mod escalation;
 pub mod feeds;

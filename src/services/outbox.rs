@@ -2,14 +2,24 @@
 //! committed, with retries and backoff. At least once: a row is leased before sending and marked
 //! after; an instance that dies in between leaves the lease to expire and the row is sent again,
 //! with the same Message-ID (its idempotency key) so the copy can be recognised.
+//!
+//! A batch is loaded with what its messages need in one read, sent side by side (one incident's
+//! in order), and recorded in one write: the writer is shared with webhook ingest and the
+//! escalation jobs, and a transaction per message would queue them behind the outbox.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 
+use crate::db::repo::contacts::ContactRow;
 use crate::db::repo::escalation::{self as repo, NotificationRow, Outcome};
-use crate::db::repo::{incidents, services as service_repo, timeline, users};
+use crate::db::repo::{contacts, incidents, services as service_repo, timeline, users};
 use crate::domain::escalation::retry_delay;
 use crate::domain::ids::new_id;
+use crate::domain::incident::{Incident, IncidentStatus};
+use crate::domain::service::Service;
+use crate::domain::user::User;
 use crate::error::AppError;
 use crate::metrics::NotificationLabels;
 use crate::notify::mail::{MailError, OutgoingMail};
@@ -18,9 +28,9 @@ use crate::state::AppState;
 
 /// How long a delivery may take before another instance may try it.
 const LEASE: Duration = Duration::minutes(2);
-const BATCH: i64 = 32;
+const BATCH: i64 = 64;
 /// Deliveries under way at once.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = 16;
 
 /// What happened to one attempt.
 enum Attempt {
@@ -28,6 +38,74 @@ enum Attempt {
     Retry(String),
     Failed(String),
     Off,
+    /// Not sent: a page for an incident somebody acknowledged or resolved meanwhile.
+    Dropped(IncidentStatus),
+}
+
+/// What a batch's messages refer to, loaded once for the batch.
+#[derive(Default)]
+struct Context {
+    incidents: HashMap<String, Incident>,
+    services: HashMap<String, Service>,
+    users: HashMap<String, User>,
+    contacts: HashMap<String, ContactRow>,
+}
+
+impl Context {
+    async fn load(st: &AppState, rows: &[NotificationRow]) -> Result<Context, AppError> {
+        let wanted: Vec<(String, Option<String>, Option<String>)> = rows
+            .iter()
+            .map(|n| {
+                (
+                    n.incident_id.clone(),
+                    n.user_id.clone(),
+                    n.contact_method_id.clone(),
+                )
+            })
+            .collect();
+        st.db
+            .read(move |c| {
+                let mut ctx = Context::default();
+                for (incident_id, user_id, contact_id) in wanted {
+                    if !ctx.incidents.contains_key(&incident_id)
+                        && let Some(i) = incidents::find(c, &incident_id)?
+                    {
+                        if !ctx.services.contains_key(&i.service_id)
+                            && let Some(s) = service_repo::find(c, &i.service_id)?
+                        {
+                            ctx.services.insert(s.id.clone(), s);
+                        }
+                        ctx.incidents.insert(incident_id, i);
+                    }
+                    if let Some(id) = user_id
+                        && !ctx.users.contains_key(&id)
+                        && let Some(u) = users::find(c, &id)?
+                    {
+                        ctx.users.insert(id, u);
+                    }
+                    if let Some(id) = contact_id
+                        && !ctx.contacts.contains_key(&id)
+                        && let Some(m) = contacts::find_contact(c, &id)?
+                    {
+                        ctx.contacts.insert(id, m);
+                    }
+                }
+                Ok::<_, AppError>(ctx)
+            })
+            .await
+    }
+
+    fn incident_of(&self, n: &NotificationRow) -> Option<(&Incident, Option<&Service>)> {
+        let incident = self.incidents.get(&n.incident_id)?;
+        Some((incident, self.services.get(&incident.service_id)))
+    }
+}
+
+/// One finished attempt, waiting to be recorded with the rest of its batch.
+struct Done {
+    row: NotificationRow,
+    attempt: Attempt,
+    at: DateTime<Utc>,
 }
 
 /// Delivers everything due; returns when the outbox next needs attention.
@@ -41,6 +119,10 @@ pub async fn deliver_due(st: &AppState) -> Result<Option<DateTime<Utc>>, AppErro
             })
             .await?;
         let count = leased.len();
+        if count == 0 {
+            break;
+        }
+        let ctx = Context::load(st, &leased).await?;
         // One incident's messages go out in the order they were queued (step 2 after step 1);
         // different incidents' go out side by side.
         let mut by_incident: Vec<Vec<NotificationRow>> = Vec::new();
@@ -53,19 +135,24 @@ pub async fn deliver_due(st: &AppState) -> Result<Option<DateTime<Utc>>, AppErro
                 None => by_incident.push(vec![n]),
             }
         }
-        let results: Vec<Result<(), AppError>> = futures_util::stream::iter(by_incident)
+        let ctx = &ctx;
+        let done: Vec<Vec<Done>> = futures_util::stream::iter(by_incident)
             .map(|group| async move {
-                for n in group {
-                    deliver_one(st, n).await?;
+                let mut done = Vec::with_capacity(group.len());
+                for row in group {
+                    let attempt = attempt(st, ctx, &row).await;
+                    done.push(Done {
+                        row,
+                        attempt,
+                        at: st.clock.now(),
+                    });
                 }
-                Ok(())
+                done
             })
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
-        for r in results {
-            r?;
-        }
+        record(st, ctx, done.into_iter().flatten().collect()).await?;
         if (count as i64) < BATCH {
             break;
         }
@@ -86,83 +173,123 @@ pub async fn busy(st: &AppState) -> Result<bool, AppError> {
         .await
 }
 
-async fn deliver_one(st: &AppState, n: NotificationRow) -> Result<(), AppError> {
-    if n.channel == "webhook" {
-        let result = post_webhook(st, &n).await?;
-        return record(st, &n, result).await;
-    }
-    let result = match &st.mailer {
-        None => Attempt::Off,
-        Some(mailer) => match compose(st, &n).await? {
-            None => Attempt::Failed("the incident or the person is gone".into()),
-            Some(mail) => match mailer.send(&mail).await {
-                Ok(()) => Attempt::Sent,
-                Err(MailError::Transient(e)) => Attempt::Retry(e),
-                Err(MailError::Permanent(e)) => Attempt::Failed(e),
-            },
-        },
+async fn attempt(st: &AppState, ctx: &Context, n: &NotificationRow) -> Attempt {
+    let Some((incident, service)) = ctx.incident_of(n) else {
+        return Attempt::Failed("the incident is gone".into());
     };
-    record(st, &n, result).await
+    if n.only_while_triggered && incident.status != IncidentStatus::Triggered {
+        return Attempt::Dropped(incident.status);
+    }
+    let result = if n.channel == "webhook" {
+        post_webhook(st, ctx, n, incident, service).await
+    } else {
+        send_mail(st, ctx, n, incident, service).await
+    };
+    result.unwrap_or_else(|e| Attempt::Retry(e.to_string()))
 }
 
-/// Posts an incident change to a service's webhook: Lookout's JSON, or Slack's `{"text"}`,
-/// signed with HMAC-SHA256 under the service's secret in `X-Lookout-Signature`.
-async fn post_webhook(st: &AppState, n: &NotificationRow) -> Result<Attempt, AppError> {
-    let incident_id = n.incident_id.clone();
-    let loaded = st
-        .db
-        .read(move |c| {
-            let Some(incident) = incidents::find(c, &incident_id)? else {
-                return Ok(None);
-            };
-            let service = service_repo::find(c, &incident.service_id)?;
-            Ok::<_, AppError>(service.map(|s| (incident, s)))
-        })
-        .await?;
-    let Some((incident, service)) = loaded else {
-        return Ok(Attempt::Failed(
-            "the incident or its service is gone".into(),
-        ));
+async fn send_mail(
+    st: &AppState,
+    ctx: &Context,
+    n: &NotificationRow,
+    incident: &Incident,
+    service: Option<&Service>,
+) -> Result<Attempt, AppError> {
+    let Some(mailer) = &st.mailer else {
+        return Ok(Attempt::Off);
     };
+    let mail = compose(st, ctx, n, incident, service)?;
+    Ok(match mailer.send(&mail).await {
+        Ok(()) => Attempt::Sent,
+        Err(MailError::Transient(e)) => Attempt::Retry(e),
+        Err(MailError::Permanent(e)) => Attempt::Failed(e),
+    })
+}
+
+/// The JSON both kinds of webhook carry: what happened and the incident as it is now.
+fn incident_json(
+    st: &AppState,
+    n: &NotificationRow,
+    incident: &Incident,
+    service: Option<&Service>,
+) -> serde_json::Value {
     let url = st.base_url.join(&format!("/incidents/{}", incident.number));
-    let body = if service.webhook_format == "slack" {
-        serde_json::json!({
-            "text": format!(
-                "[{}] #{} {} ({}): {} <{url}|open>",
-                incident.severity.as_str(),
-                incident.number,
-                incident.title,
-                service.name,
-                n.reason
-            )
-        })
-    } else {
-        serde_json::json!({
-            "event": n.event,
-            "message": n.reason,
-            "delivery": n.idempotency_key,
-            "incident": {
-                "id": incident.id,
-                "number": incident.number,
-                "title": incident.title,
-                "severity": incident.severity.as_str(),
-                "status": incident.status.as_str(),
-                "service": service.name,
-                "service_id": service.id,
-                "ack_deadline": incident.ack_deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "sla_breached": incident.sla_breached,
-                "url": url,
-            },
-        })
+    serde_json::json!({
+        "event": if n.event.is_empty() { "page" } else { n.event.as_str() },
+        "message": n.reason,
+        "delivery": n.idempotency_key,
+        "incident": {
+            "id": incident.id,
+            "number": incident.number,
+            "title": incident.title,
+            "severity": incident.severity.as_str(),
+            "status": incident.status.as_str(),
+            "service": service.map(|s| s.name.as_str()),
+            "service_id": incident.service_id,
+            "ack_deadline": incident.ack_deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "sla_breached": incident.sla_breached,
+            "url": url,
+        },
+    })
+}
+
+/// Posts to a webhook: a service's (Lookout's JSON, or Slack's `{"text"}`) or a person's contact
+/// method (Lookout's JSON with the recipient), signed with HMAC-SHA256 under the owner's secret
+/// in `X-Lookout-Signature`.
+async fn post_webhook(
+    st: &AppState,
+    ctx: &Context,
+    n: &NotificationRow,
+    incident: &Incident,
+    service: Option<&Service>,
+) -> Result<Attempt, AppError> {
+    let (body, secret) = match &n.contact_method_id {
+        Some(method_id) => {
+            let Some(method) = ctx.contacts.get(method_id) else {
+                return Ok(Attempt::Failed("the contact method was removed".into()));
+            };
+            let mut body = incident_json(st, n, incident, service);
+            if let Some(u) = n.user_id.as_ref().and_then(|id| ctx.users.get(id)) {
+                body["recipient"] = serde_json::json!({"id": u.id, "email": u.email, "name": u.name});
+            }
+            if n.only_while_triggered {
+                body["acknowledge_url"] = serde_json::Value::from(n.user_id.as_ref().map(|u| {
+                    crate::services::ack_links::url(st, &incident.id, u, st.clock.now())
+                }));
+            }
+            (body, method.secret.clone())
+        }
+        None => {
+            let Some(service) = service else {
+                return Ok(Attempt::Failed("the service is gone".into()));
+            };
+            let body = if service.webhook_format == "slack" {
+                let url = st.base_url.join(&format!("/incidents/{}", incident.number));
+                serde_json::json!({
+                    "text": format!(
+                        "[{}] #{} {} ({}): {} <{url}|open>",
+                        incident.severity.as_str(),
+                        incident.number,
+                        incident.title,
+                        service.name,
+                        n.reason
+                    )
+                })
+            } else {
+                incident_json(st, n, incident, Some(service))
+            };
+            (body, service.webhook_secret.clone())
+        }
     };
     let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
+    let event = if n.event.is_empty() { "page" } else { n.event.as_str() };
     let mut request = st
         .http
         .post(&n.address)
         .header("Content-Type", "application/json")
-        .header("X-Lookout-Event", &n.event)
+        .header("X-Lookout-Event", event)
         .header("X-Lookout-Delivery", &n.idempotency_key);
-    if let Some(secret) = &service.webhook_secret {
+    if let Some(secret) = &secret {
         request = request.header(
             "X-Lookout-Signature",
             format!("sha256={}", crate::crypto::hmac_sha256_hex(secret, &body)),
@@ -180,41 +307,31 @@ async fn post_webhook(st: &AppState, n: &NotificationRow) -> Result<Attempt, App
 }
 
 /// The e-mail for a notification: the incident as it is now, in the recipient's time zone.
-async fn compose(st: &AppState, n: &NotificationRow) -> Result<Option<OutgoingMail>, AppError> {
-    let (incident_id, user_id) = (n.incident_id.clone(), n.user_id.clone());
-    let loaded = st
-        .db
-        .read(move |c| {
-            let Some(incident) = incidents::find(c, &incident_id)? else {
-                return Ok(None);
-            };
-            let service = service_repo::find(c, &incident.service_id)?
-                .map(|s| s.name)
-                .unwrap_or_default();
-            let user = match user_id {
-                Some(id) => users::find(c, &id)?,
-                None => None,
-            };
-            Ok::<_, AppError>(Some((incident, service, user)))
-        })
-        .await?;
-    let Some((incident, service, user)) = loaded else {
-        return Ok(None);
-    };
+fn compose(
+    st: &AppState,
+    ctx: &Context,
+    n: &NotificationRow,
+    incident: &Incident,
+    service: Option<&Service>,
+) -> Result<OutgoingMail, AppError> {
+    let user = n.user_id.as_ref().and_then(|id| ctx.users.get(id));
     let url = st.base_url.join(&format!("/incidents/{}", incident.number));
-    let zone = user.as_ref().map_or(chrono_tz::UTC, |u| u.tz());
-    let ack_url = match (&user, incident.status) {
-        (Some(u), crate::domain::incident::IncidentStatus::Triggered) => Some(
-            crate::services::ack_links::url(st, &incident.id, &u.id, st.clock.now()),
-        ),
+    let zone = user.map_or(chrono_tz::UTC, User::tz);
+    let ack_url = match (user, incident.status) {
+        (Some(u), IncidentStatus::Triggered) => Some(crate::services::ack_links::url(
+            st,
+            &incident.id,
+            &u.id,
+            st.clock.now(),
+        )),
         _ => None,
     };
-    let mail = PageMail {
+    PageMail {
         incident_number: incident.number,
         title: &incident.title,
         severity: incident.severity.as_str(),
         status: incident.status.as_str(),
-        service: &service,
+        service: service.map_or("", |s| s.name.as_str()),
         reason: &n.reason,
         ack_deadline: incident.ack_deadline,
         resolve_deadline: incident.resolve_deadline,
@@ -224,8 +341,7 @@ async fn compose(st: &AppState, n: &NotificationRow) -> Result<Option<OutgoingMa
         time_zone: zone,
     }
     .render(&n.address, &format!("<{}@lookout>", n.idempotency_key))
-    .map_err(|e| AppError::Internal(format!("page mail: {e}")))?;
-    Ok(Some(mail))
+    .map_err(|e| AppError::Internal(format!("page mail: {e}")))
 }
 
 fn wait_text(wait: Duration) -> String {
@@ -236,21 +352,44 @@ fn wait_text(wait: Duration) -> String {
     }
 }
 
-async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(), AppError> {
-    let now = st.clock.now();
-    let who = n.address.clone();
-    let webhook = n.channel == "webhook";
-    let what = if webhook {
+/// What one attempt puts in the outbox row, on the timeline and in the metrics.
+struct Entry {
+    state: &'static str,
+    error: Option<String>,
+    retry_at: Option<DateTime<Utc>>,
+    message: String,
+    label: &'static str,
+    kind: &'static str,
+}
+
+fn entry(ctx: &Context, d: &Done) -> Entry {
+    let n = &d.row;
+    let person = n.user_id.as_ref().and_then(|id| ctx.users.get(id));
+    let service_hook = n.channel == "webhook" && n.contact_method_id.is_none();
+    let who = match (person, n.channel.as_str()) {
+        (Some(p), "webhook") => format!("{}'s webhook", p.name),
+        _ => n.address.clone(),
+    };
+    let what = if service_hook {
         format!("webhook ({})", n.event)
+    } else if n.channel == "webhook" {
+        "page".to_owned()
     } else {
         "e-mail".to_owned()
     };
-    let (state, error, retry_at, message, label) = match &result {
-        Attempt::Sent if webhook => (
+    let (state, error, retry_at, message, label) = match &d.attempt {
+        Attempt::Sent if service_hook => (
             "sent",
             None,
             None,
             format!("posted {} to the service's webhook", n.event),
+            "sent",
+        ),
+        Attempt::Sent if n.channel == "webhook" => (
+            "sent",
+            None,
+            None,
+            format!("paged {} by webhook", person.map_or("someone", |p| p.name.as_str())),
             "sent",
         ),
         Attempt::Sent => ("sent", None, None, format!("paged {who} by e-mail"), "sent"),
@@ -259,7 +398,7 @@ async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(
             (
                 "pending",
                 Some(e.clone()),
-                Some(now + wait),
+                Some(d.at + wait),
                 format!(
                     "{what} to {who} failed ({e}); trying again in {}",
                     wait_text(wait)
@@ -281,49 +420,94 @@ async fn record(st: &AppState, n: &NotificationRow, result: Attempt) -> Result<(
             format!("e-mail is off (LOOKOUT_SMTP_URL is not set): {who} was not mailed"),
             "off",
         ),
+        Attempt::Dropped(status) => (
+            "cancelled",
+            None,
+            None,
+            format!(
+                "did not page {who}: the incident is {} now",
+                status.as_str()
+            ),
+            "cancelled",
+        ),
     };
-    let kind = if matches!(result, Attempt::Sent) {
-        "notified"
-    } else {
-        "notification_failed"
-    };
-    st.metrics
-        .notifications
-        .get_or_create(&NotificationLabels {
-            channel: if webhook { "webhook" } else { "email" },
-            result: label,
+    Entry {
+        kind: match d.attempt {
+            Attempt::Sent => "notified",
+            Attempt::Dropped(_) => "notification_cancelled",
+            _ => "notification_failed",
+        },
+        state,
+        error,
+        retry_at,
+        message,
+        label,
+    }
+}
+
+/// Records a batch's attempts in one transaction: outbox rows, timeline entries, metrics.
+async fn record(st: &AppState, ctx: &Context, done: Vec<Done>) -> Result<(), AppError> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<(Done, Entry)> = done
+        .into_iter()
+        .map(|d| {
+            let e = entry(ctx, &d);
+            (d, e)
         })
-        .inc();
-    let (id, incident_id, error) = (n.id.clone(), n.incident_id.clone(), error);
-    st.db
+        .collect();
+    for (d, e) in &entries {
+        st.metrics
+            .notifications
+            .get_or_create(&NotificationLabels {
+                channel: if d.row.channel == "webhook" {
+                    "webhook"
+                } else {
+                    "email"
+                },
+                result: e.label,
+            })
+            .inc();
+    }
+    let touched = st
+        .db
         .write(move |c| {
-            repo::record_outcome(
-                c,
-                &Outcome {
-                    id: &id,
-                    state,
-                    error: error.as_deref(),
-                    retry_at,
-                    now,
-                },
-            )?;
-            timeline::insert(
-                c,
-                &timeline::NewEntry {
-                    id: &new_id(),
-                    incident_id: &incident_id,
-                    kind,
-                    actor_id: None,
-                    actor: "Lookout",
-                    message: &message,
-                    alert_fingerprint: None,
-                    repeats: 1,
-                    now,
-                },
-            )?;
-            Ok::<_, AppError>(())
+            let mut touched: Vec<String> = Vec::new();
+            for (d, e) in &entries {
+                repo::record_outcome(
+                    c,
+                    &Outcome {
+                        id: &d.row.id,
+                        state: e.state,
+                        error: e.error.as_deref(),
+                        retry_at: e.retry_at,
+                        now: d.at,
+                    },
+                )?;
+                timeline::insert(
+                    c,
+                    &timeline::NewEntry {
+                        id: &new_id(),
+                        incident_id: &d.row.incident_id,
+                        kind: e.kind,
+                        actor_id: None,
+                        actor: "Lookout",
+                        message: &e.message,
+                        alert_fingerprint: None,
+                        repeats: 1,
+                        now: d.at,
+                    },
+                )?;
+                if !touched.contains(&d.row.incident_id) {
+                    touched.push(d.row.incident_id.clone());
+                }
+            }
+            Ok::<_, AppError>(touched)
         })
         .await?;
-    st.events.incident_changed(&n.incident_id);
+    for id in &touched {
+        st.events.incident_changed(id);
+    }
     Ok(())
 }

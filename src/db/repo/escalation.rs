@@ -332,6 +332,8 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
     pub sent_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub contact_method_id: Option<String>,
+    pub only_while_triggered: bool,
 }
 
 pub struct NewNotification<'a> {
@@ -343,6 +345,11 @@ pub struct NewNotification<'a> {
     pub event: &'a str,
     pub reason: &'a str,
     pub idempotency_key: &'a str,
+    pub contact_method_id: Option<&'a str>,
+    /// Dropped, not sent, once the incident is acknowledged or resolved.
+    pub only_while_triggered: bool,
+    /// When to send it: `now`, or later for a reminder ("again after 5 min").
+    pub due: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
 
@@ -366,8 +373,10 @@ pub fn enqueue(conn: &mut DbConn, new: &NewNotification<'_>) -> QueryResult<bool
             notifications::reason.eq(new.reason),
             notifications::idempotency_key.eq(new.idempotency_key),
             notifications::state.eq("pending"),
-            notifications::next_attempt_at.eq(to_db(new.now)),
+            notifications::next_attempt_at.eq(to_db(new.due)),
             notifications::created_at.eq(to_db(new.now)),
+            notifications::contact_method_id.eq(new.contact_method_id),
+            notifications::only_while_triggered.eq(new.only_while_triggered),
         ))
         .execute(conn)?;
     Ok(true)
@@ -433,6 +442,24 @@ pub fn record_outcome(conn: &mut DbConn, o: &Outcome<'_>) -> QueryResult<usize> 
             (o.state == "sent").then(|| notifications::sent_at.eq(Some(to_db(o.now)))),
         ))
         .execute(conn)
+}
+
+/// Drops an incident's pages that wait for their time and are no longer wanted (it was
+/// acknowledged or resolved). Rows leased for sending are left to the sender, which checks again.
+pub fn cancel_pages(conn: &mut DbConn, incident_id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::incident_id.eq(incident_id))
+            .filter(notifications::state.eq("pending"))
+            .filter(notifications::only_while_triggered.eq(true))
+            .filter(
+                notifications::leased_until
+                    .is_null()
+                    .or(notifications::leased_until.le(to_db(now))),
+            ),
+    )
+    .set(notifications::state.eq("cancelled"))
+    .execute(conn)
 }
 
 /// When the outbox next needs attention: the earliest retry or lease expiry.

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod app_settings;
 pub mod audit;
+pub mod contacts;
 pub mod escalation;
 pub mod incidents;
 pub mod integrations;
