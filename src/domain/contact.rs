@@ -24,7 +24,9 @@ impl ContactKind {
         match raw.trim() {
             "email" => Ok(ContactKind::Email),
             "webhook" => Ok(ContactKind::Webhook),
-            other => Err(format!("'{other}' is not a kind of contact: email or webhook")),
+            other => Err(format!(
+                "'{other}' is not a kind of contact: email or webhook"
+            )),
         }
     }
 

@@ -699,7 +699,12 @@ const QUEUE_DEPTH: usize = 4096;
 impl IngestQueue {
     /// Starts the writer thread. It ends when every handle to the queue is dropped.
     /// `engine` is woken when a batch opened an incident: its first escalation step is due now.
-    pub fn start(db: Db, clock: Arc<dyn Clock>, events: Events, engine: Arc<crate::scheduler::EngineWake>) -> Self {
+    pub fn start(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        events: Events,
+        engine: Arc<crate::scheduler::EngineWake>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let spawned = std::thread::Builder::new()
             .name("lookout-ingest".into())

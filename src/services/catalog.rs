@@ -90,7 +90,10 @@ fn validate_service(conn: &mut DbConn, input: &ServiceInput) -> Result<ValidServ
         }
     };
     let webhook_url = errors
-        .check("webhook_url", crate::domain::contact::webhook_url(&input.webhook_url))
+        .check(
+            "webhook_url",
+            crate::domain::contact::webhook_url(&input.webhook_url),
+        )
         .flatten();
     let webhook_format = errors
         .check(

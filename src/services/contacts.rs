@@ -284,7 +284,8 @@ pub async fn add_rule(
     actor: &Actor,
     input: &RuleInput,
 ) -> Result<Rule, AppError> {
-    let delay = rule_delay(input.delay_minutes).map_err(|m| AppError::invalid("delay_minutes", m))?;
+    let delay =
+        rule_delay(input.delay_minutes).map_err(|m| AppError::invalid("delay_minutes", m))?;
     let contact = match input.contact.trim() {
         "" | ACCOUNT => None,
         id => Some(id.to_owned()),
@@ -350,7 +351,12 @@ pub async fn add_rule(
                 &actor,
                 AuditAction::NotificationRuleAdded,
                 Some(("user", &user.id)),
-                &format!("{}: {} {}", user.email, method.describe(), delay_text(delay)),
+                &format!(
+                    "{}: {} {}",
+                    user.email,
+                    method.describe(),
+                    delay_text(delay)
+                ),
             )?;
             Ok(Rule {
                 id: Some(id),

@@ -1138,7 +1138,15 @@ fn run_deadline(
         && let Some(u) = users::find(c, &owner)?.filter(|u| u.active)
     {
         let people = [u];
-        page(c, incident, kind.as_str(), &message, &people, Purpose::Notice, now)?;
+        page(
+            c,
+            incident,
+            kind.as_str(),
+            &message,
+            &people,
+            Purpose::Notice,
+            now,
+        )?;
         write_timeline(
             c,
             &incident.id,

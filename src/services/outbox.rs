@@ -250,12 +250,14 @@ async fn post_webhook(
             };
             let mut body = incident_json(st, n, incident, service);
             if let Some(u) = n.user_id.as_ref().and_then(|id| ctx.users.get(id)) {
-                body["recipient"] = serde_json::json!({"id": u.id, "email": u.email, "name": u.name});
+                body["recipient"] =
+                    serde_json::json!({"id": u.id, "email": u.email, "name": u.name});
             }
             if n.only_while_triggered {
-                body["acknowledge_url"] = serde_json::Value::from(n.user_id.as_ref().map(|u| {
-                    crate::services::ack_links::url(st, &incident.id, u, st.clock.now())
-                }));
+                body["acknowledge_url"] =
+                    serde_json::Value::from(n.user_id.as_ref().map(|u| {
+                        crate::services::ack_links::url(st, &incident.id, u, st.clock.now())
+                    }));
             }
             (body, method.secret.clone())
         }
@@ -282,7 +284,11 @@ async fn post_webhook(
         }
     };
     let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
-    let event = if n.event.is_empty() { "page" } else { n.event.as_str() };
+    let event = if n.event.is_empty() {
+        "page"
+    } else {
+        n.event.as_str()
+    };
     let mut request = st
         .http
         .post(&n.address)
@@ -389,7 +395,10 @@ fn entry(ctx: &Context, d: &Done) -> Entry {
             "sent",
             None,
             None,
-            format!("paged {} by webhook", person.map_or("someone", |p| p.name.as_str())),
+            format!(
+                "paged {} by webhook",
+                person.map_or("someone", |p| p.name.as_str())
+            ),
             "sent",
         ),
         Attempt::Sent => ("sent", None, None, format!("paged {who} by e-mail"), "sent"),

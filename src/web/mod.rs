@@ -23,8 +23,8 @@ use crate::error::AppError;
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{
-        ack_link, admin_users, audit, auth, dashboard, escalation, incidents, profile, schedules,
-        services, setup, swaps, time_off,
+        ack_link, admin_users, audit, auth, contacts, dashboard, escalation, incidents, profile,
+        schedules, services, setup, swaps, time_off,
     };
     use web::{delete, get, patch, post, put, resource};
 
@@ -180,6 +180,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/swaps/{id}/decline").route(post().to(swaps::decline)))
         .service(resource("/swaps/{id}/cancel").route(post().to(swaps::cancel)))
         .service(resource("/profile/time-off").route(post().to(time_off::add)))
+        .service(resource("/profile/contact-methods").route(post().to(contacts::add_method)))
+        .service(
+            resource("/profile/contact-methods/{id}/delete")
+                .route(post().to(contacts::remove_method)),
+        )
+        .service(resource("/profile/notification-rules").route(post().to(contacts::add_rule)))
+        .service(
+            resource("/profile/notification-rules/{id}/delete")
+                .route(post().to(contacts::remove_rule)),
+        )
         .service(resource("/profile/time-off/{id}/delete").route(post().to(time_off::remove)))
         .service(
             resource("/schedules/{id}/overrides/{override_id}/delete")
@@ -194,6 +204,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(patch().to(api::me::update)),
                 )
                 .service(resource("/me/password").route(post().to(api::me::change_password)))
+                .service(
+                    resource("/me/contact-methods")
+                        .route(get().to(api::contacts::list_methods))
+                        .route(post().to(api::contacts::add_method)),
+                )
+                .service(
+                    resource("/me/contact-methods/{id}")
+                        .route(delete().to(api::contacts::remove_method)),
+                )
+                .service(
+                    resource("/me/notification-rules")
+                        .route(get().to(api::contacts::list_rules))
+                        .route(post().to(api::contacts::add_rule)),
+                )
+                .service(
+                    resource("/me/notification-rules/{id}")
+                        .route(delete().to(api::contacts::remove_rule)),
+                )
                 .service(
                     resource("/users")
                         .route(get().to(api::users::list))

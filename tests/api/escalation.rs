@@ -84,7 +84,7 @@ pub(crate) async fn open(app: &TestApp, s: &Setup, title: &str) -> String {
         .to_owned()
 }
 
-async fn timeline(s: &Setup, incident: &str) -> Vec<String> {
+pub(crate) async fn timeline(s: &Setup, incident: &str) -> Vec<String> {
     let reply = s
         .api
         .get(&format!("/api/v1/incidents/{incident}/timeline"))
@@ -643,13 +643,13 @@ async fn snoozes_and_stale_acknowledgements_page_again(backend: Backend) {
 
 /// A webhook receiver: records each post, answers with the statuses queued (200 when none).
 #[derive(Clone, Default)]
-struct Receiver {
-    posts: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
-    answers: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+pub(crate) struct Receiver {
+    pub(crate) posts: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+    pub(crate) answers: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let receiver = Receiver::default();
         let shared = receiver.clone();
         let server = actix_web::HttpServer::new(move || {
@@ -699,7 +699,7 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn events(&self) -> Vec<String> {
+    pub(crate) fn events(&self) -> Vec<String> {
         self.posts
             .lock()
             .unwrap()
@@ -709,7 +709,7 @@ impl Receiver {
     }
 }
 
-fn signature_of(secret: &str, body: &str) -> String {
+pub(crate) fn signature_of(secret: &str, body: &str) -> String {
     use hmac::{KeyInit, Mac};
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
@@ -854,6 +854,8 @@ macro_rules! with_smtp_on_both {
         )+
     };
 }
+
+pub(crate) use with_smtp_on_both;
 
 with_smtp_on_both! {
     a_p0_that_nobody_acknowledges_escalates_and_breaches => a_p0_nobody_acknowledges,

@@ -10,6 +10,7 @@ mod alertmanager_real;
 mod auth;
 mod browser;
 mod cli;
+mod contacts;
 mod csrf;
 mod escalation;
 mod health;

@@ -73,10 +73,8 @@ pub fn find_contact(conn: &mut DbConn, id: &str) -> QueryResult<Option<ContactRo
 /// Removes a method and (by the foreign key's cascade, done here too for SQLite connections
 /// without it) the rules that use it.
 pub fn delete_contact(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
-    diesel::delete(
-        notification_rules::table.filter(notification_rules::contact_method_id.eq(id)),
-    )
-    .execute(conn)?;
+    diesel::delete(notification_rules::table.filter(notification_rules::contact_method_id.eq(id)))
+        .execute(conn)?;
     diesel::delete(contact_methods::table.find(id)).execute(conn)
 }
 

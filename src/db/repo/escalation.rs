@@ -446,7 +446,11 @@ pub fn record_outcome(conn: &mut DbConn, o: &Outcome<'_>) -> QueryResult<usize> 
 
 /// Drops an incident's pages that wait for their time and are no longer wanted (it was
 /// acknowledged or resolved). Rows leased for sending are left to the sender, which checks again.
-pub fn cancel_pages(conn: &mut DbConn, incident_id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+pub fn cancel_pages(
+    conn: &mut DbConn,
+    incident_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::incident_id.eq(incident_id))

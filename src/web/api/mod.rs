@@ -2,6 +2,7 @@
 //! `Authorization: Bearer`. Errors are `{"error", "detail"}` with a 4xx or 5xx status.
 
 pub mod audit;
+pub mod contacts;
 pub mod escalation;
 pub mod holiday_import;
 pub mod incidents;

@@ -6,6 +6,7 @@ pub mod ack_link;
 pub mod admin_users;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod dashboard;
 pub mod errors;
 pub mod escalation;

@@ -1,4 +1,5 @@
-//! Everyone's own page: name, time zone, password, API tokens.
+//! Everyone's own page: name, time zone, password, API tokens, shifts, leave, and how Lookout
+//! reaches them.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -11,6 +12,7 @@ use crate::domain::user::User;
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::services::auth::Principal;
+use crate::services::contacts::{self, Reach};
 use crate::services::swaps::{self, SwapView};
 use crate::services::time_off::{self, LeaveView};
 use crate::services::users::{PasswordChange, ProfileInput};
@@ -18,6 +20,7 @@ use crate::services::{tokens, users};
 use crate::state::AppState;
 use crate::web::extract::{ClientIp, RequireRole, SignedIn, role};
 use crate::web::flash::{Flash, redirect_with};
+use crate::web::pages::contacts::{MethodForm, RuleForm};
 use crate::web::pages::time_off::LeaveForm;
 
 #[derive(Template)]
@@ -44,11 +47,22 @@ pub struct ProfilePage {
     pub leave_errors: FieldErrors,
     /// Swaps the person offered, was offered or took.
     pub swaps: Vec<SwapView>,
+    /// How Lookout reaches the person when paged.
+    pub reach: Reach,
+    pub method_form: MethodForm,
+    pub method_errors: FieldErrors,
+    pub rule_form: RuleForm,
+    pub rule_errors: FieldErrors,
 }
 
 impl ProfilePage {
     pub fn time_zones(&self) -> impl Iterator<Item = &'static str> {
         time_zone_names()
+    }
+
+    /// The methods a rule can use: (value, text).
+    pub fn method_options(&self) -> Vec<(String, String)> {
+        contacts::method_options(&self.reach)
     }
 }
 
@@ -104,21 +118,27 @@ async fn build(
         leave_form: LeaveForm::default(),
         leave_errors: FieldErrors::new(),
         swaps: swaps::of_user(st, &user.id).await?,
+        reach: contacts::reach_of(st, &user).await?,
+        method_form: MethodForm {
+            kind: "email".into(),
+            ..MethodForm::default()
+        },
+        method_errors: FieldErrors::new(),
+        rule_form: RuleForm::default(),
+        rule_errors: FieldErrors::new(),
         user,
     })
 }
 
-/// The profile page with the leave form as typed and its errors.
-pub async fn render_with_leave_form(
+/// The profile page with one of its forms as typed and its errors (set by `fill`).
+pub async fn render_with(
     st: &AppState,
     ctx: PageCtx,
     principal: &Principal,
-    form: LeaveForm,
-    errors: FieldErrors,
+    fill: impl FnOnce(&mut ProfilePage),
 ) -> Result<HttpResponse, AppError> {
     let mut page_data = build(st, ctx, principal).await?;
-    page_data.leave_form = form;
-    page_data.leave_errors = errors;
+    fill(&mut page_data);
     render(StatusCode::UNPROCESSABLE_ENTITY, &page_data)
 }
 

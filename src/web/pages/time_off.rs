@@ -46,7 +46,11 @@ pub async fn add(
             Flash::success("Leave recorded. Schedules show where it meets your duty."),
         )),
         Err(Ok(errors)) => {
-            super::profile::render_with_leave_form(&st, ctx, &who, form, errors).await
+            super::profile::render_with(&st, ctx, &who, |page| {
+                page.leave_form = form;
+                page.leave_errors = errors;
+            })
+            .await
         }
         Err(Err(e)) => Err(e),
     }
