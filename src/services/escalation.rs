@@ -577,6 +577,8 @@ pub struct Status {
     /// The next step: its number (1-based, within the policy), round, and when it is due.
     pub next: Option<(usize, usize, DateTime<Utc>)>,
     pub notifications: Vec<repo::NotificationRow>,
+    /// The policy's steps as "Ana, Night" (who each pages), for "reassign to a step".
+    pub steps: Vec<String>,
 }
 
 pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppError> {
@@ -585,7 +587,21 @@ pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppErr
         .read(move |c| {
             let row = repo::policy_of_service(c, &service_id)?;
             let mut next = None;
+            let mut steps = Vec::new();
             if let Some(row) = &row {
+                let shown = detail(c, row.clone())?;
+                steps = shown
+                    .policy
+                    .steps
+                    .iter()
+                    .map(|step| {
+                        step.targets
+                            .iter()
+                            .map(|t| shown.target_name(t))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .collect();
                 let policy = policy_of(row)?;
                 next = repo::pending_jobs_of(c, &id)?
                     .into_iter()
@@ -606,6 +622,7 @@ pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppErr
                 policy: row.map(|r| (r.id, r.name)),
                 next,
                 notifications: repo::notifications_of(c, &id)?,
+                steps,
             })
         })
         .await
@@ -733,6 +750,85 @@ pub async fn escalate_now(
             Ok(())
         })
         .await?;
+    st.engine_wake.notify_one();
+    Ok(())
+}
+
+/// "Reassign to step N": page that step now and carry on from it (its delay, the steps after
+/// it, the repeats). An acknowledged incident goes back to triggered with a new acknowledge
+/// deadline, since someone now has to answer again. Runs as a new cycle, so a step paged
+/// before is paged again.
+pub async fn reassign_to_step(
+    st: &AppState,
+    actor: &Actor,
+    name: &str,
+    incident_id: &str,
+    number: usize,
+) -> Result<(), AppError> {
+    let (id, actor, name, now) = (
+        incident_id.to_owned(),
+        actor.clone(),
+        name.to_owned(),
+        st.clock.now(),
+    );
+    st.db
+        .write(move |c| {
+            let incident = incidents::find(c, &id)?.ok_or(AppError::NotFound)?;
+            if incident.status == crate::domain::incident::IncidentStatus::Resolved {
+                return Err(AppError::Conflict(
+                    "a resolved incident is not reassigned".into(),
+                ));
+            }
+            let row = repo::policy_of_service(c, &incident.service_id)?.ok_or_else(|| {
+                AppError::Conflict("this incident's service has no escalation policy".into())
+            })?;
+            let policy = policy_of(&row)?;
+            if !(1..=policy.steps.len()).contains(&number) {
+                return Err(AppError::invalid(
+                    "step",
+                    format!("the policy has steps 1 to {}", policy.steps.len()),
+                ));
+            }
+            let reason = format!("reassigned to step {number} by {name}");
+            if incident.status == crate::domain::incident::IncidentStatus::Acknowledged {
+                let ack_deadline =
+                    now + severity_levels::response_times(c, incident.severity)?.ack_within;
+                incidents::retrigger(c, &id, ack_deadline, now)?;
+                repo::cancel_jobs(
+                    c,
+                    &id,
+                    &[JobKind::Snooze.as_str(), JobKind::StaleAck.as_str()],
+                    now,
+                )?;
+                schedule_once(c, &id, JobKind::AckSla, ack_deadline, now)?;
+            }
+            repo::cancel_jobs(c, &id, &[JobKind::Step.as_str()], now)?;
+            let cycle = repo::current_cycle(c, &id)? + 1;
+            repo::insert_job(
+                c,
+                &NewJob {
+                    id: &new_id(),
+                    incident_id: &id,
+                    kind: JobKind::Step.as_str(),
+                    cycle,
+                    step: i32::try_from(number - 1).unwrap_or(0),
+                    due: now,
+                    reason: &reason,
+                    now,
+                },
+            )?;
+            audit::record(
+                c,
+                now,
+                &actor,
+                AuditAction::IncidentEscalated,
+                Some(("incident", &id)),
+                &format!("#{} {}: {reason}", incident.number, incident.title),
+            )?;
+            Ok(())
+        })
+        .await?;
+    st.events.incident_changed(incident_id);
     st.engine_wake.notify_one();
     Ok(())
 }

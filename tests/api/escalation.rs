@@ -834,6 +834,93 @@ async fn service_webhooks_are_told_and_signed(backend: Backend) {
     );
 }
 
+/// "Reassign to step N" from the API and the page: the step is paged now, an acknowledged
+/// incident is triggered again, and escalation carries on from that step.
+async fn reassigning_to_a_step_pages_it_and_goes_on_from_there(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let id = open(&app, &s, "Queue backlog").await;
+    app.settle().await;
+    sink.wait_for(1).await;
+    let ack = s
+        .api
+        .post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(ack.status, 200);
+
+    for (body, status) in [
+        (json!({"step": 3}), 400),
+        (json!({"step": 0}), 400),
+        (json!({"steps": 1}), 400),
+    ] {
+        let reply = s
+            .api
+            .post(&format!("/api/v1/incidents/{id}/escalate"), body.clone())
+            .await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.json);
+    }
+    let reply = s
+        .api
+        .post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            json!({"step": 2}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.json);
+    app.settle().await;
+    let mail = sink.wait_for(2).await;
+    assert_eq!(recipients(&mail), ["ana@example.com", "ben@example.com"]);
+    let list = s.api.get("/api/v1/incidents?limit=50").await;
+    let incident = incident_of(&list.json, &id);
+    assert_eq!(
+        incident["status"], "triggered",
+        "somebody has to answer again"
+    );
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("reassigned to step 2 by ") && e.ends_with(": paging Ben")),
+        "{events:?}"
+    );
+
+    // From the page: back to step 1, Ana paged again at once (a new round of the policy).
+    let browser = app.browser();
+    let (admin, _) = app.token_for("responder").await;
+    browser.login(&admin.email, crate::helpers::PASSWORD).await;
+    let number = incident["number"].as_i64().expect("number");
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert!(page.body.contains("step 2: Night"), "{}", page.body);
+    let done = browser
+        .submit(
+            &format!("/incidents/{number}"),
+            &format!("/incidents/{id}/escalate"),
+            &[("step", "1")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    app.settle().await;
+    let mail = sink.wait_for(3).await;
+    assert_eq!(recipients(&mail)[2], "ana@example.com");
+    // And the policy goes on: step 2 after step 1's 5 minutes.
+    app.clock.advance(Duration::minutes(5));
+    app.settle().await;
+    let mail = sink.wait_for(4).await;
+    assert_eq!(recipients(&mail)[3], "ben@example.com");
+
+    s.api
+        .post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        .await;
+    let reply = s
+        .api
+        .post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            json!({"step": 1}),
+        )
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.json);
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {
@@ -865,4 +952,5 @@ with_smtp_on_both! {
     the_mailed_link_acknowledges_after_a_confirmation => the_mailed_link_acknowledges_after_a_confirmation,
     snoozes_and_stale_acknowledgements_page_again => snoozes_and_stale_acknowledgements_page_again,
     service_webhooks_are_told_and_signed => service_webhooks_are_told_and_signed,
+    reassigning_to_a_step_pages_it => reassigning_to_a_step_pages_it_and_goes_on_from_there,
 }

@@ -285,23 +285,58 @@ pub async fn timeline(
     ))
 }
 
-/// `POST /api/v1/incidents/{id}/escalate`: page the next step now instead of after its delay.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateBody {
+    /// Reassign to this step (1-based) of the service's policy; absent: the next step.
+    pub step: Option<usize>,
+}
+
+/// `POST /api/v1/incidents/{id}/escalate`: page the next step now instead of after its delay,
+/// or with `{"step": N}` reassign to step N of the policy (paged now, escalation goes on from
+/// there). The body is optional.
 pub async fn escalate(
     st: web::Data<AppState>,
     who: RequireRole<role::Responder>,
     ip: ClientIp,
     path: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let body: EscalateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        EscalateBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::invalid("step", format!("the body is not {{\"step\": N}}: {e}"))
+        })?
+    };
     let view = svc::get(&st, &path).await?;
-    crate::services::escalation::escalate_now(
-        &st,
-        &who.actor(Some(ip.0)),
-        &who.user.name,
-        &view.incident.id,
-    )
-    .await?;
-    Ok(HttpResponse::Accepted()
-        .json(serde_json::json!({"incident_id": view.incident.id, "escalating": true})))
+    let actor = who.actor(Some(ip.0));
+    match body.step {
+        None => {
+            crate::services::escalation::escalate_now(
+                &st,
+                &actor,
+                &who.user.name,
+                &view.incident.id,
+            )
+            .await?;
+        }
+        Some(step) => {
+            crate::services::escalation::reassign_to_step(
+                &st,
+                &actor,
+                &who.user.name,
+                &view.incident.id,
+                step,
+            )
+            .await?;
+        }
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "incident_id": view.incident.id,
+        "escalating": true,
+        "step": body.step,
+    })))
 }
 
 #[derive(Debug, serde::Deserialize)]

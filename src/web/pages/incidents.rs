@@ -366,27 +366,53 @@ pub async fn snooze(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EscalateForm {
+    /// Empty: the next step. A number: reassign to that step of the policy.
+    pub step: String,
+}
+
 pub async fn escalate(
     st: web::Data<AppState>,
     who: RequireRole<role::Responder>,
     ip: ClientIp,
     path: web::Path<String>,
+    form: web::Form<EscalateForm>,
 ) -> Result<HttpResponse, AppError> {
     let view = svc::get(&st, &path).await?;
     let id = view.incident.id.clone();
-    match crate::services::escalation::escalate_now(
-        &st,
-        &who.actor(Some(ip.0)),
-        &who.user.name,
-        &id,
-    )
-    .await
-    {
-        Ok(()) => Ok(back(
-            &id,
-            Flash::success("Escalating: the next step is paged now."),
-        )),
+    let actor = who.actor(Some(ip.0));
+    let (result, done) = match form.step.trim() {
+        "" => (
+            crate::services::escalation::escalate_now(&st, &actor, &who.user.name, &id).await,
+            "Escalating: the next step is paged now.".to_owned(),
+        ),
+        raw => match raw.parse::<usize>() {
+            Ok(number) => (
+                crate::services::escalation::reassign_to_step(
+                    &st,
+                    &actor,
+                    &who.user.name,
+                    &id,
+                    number,
+                )
+                .await,
+                format!("Reassigned to step {number}: it is paged now."),
+            ),
+            Err(_) => (
+                Err(AppError::invalid(
+                    "step",
+                    format!("'{raw}' is not a step number"),
+                )),
+                String::new(),
+            ),
+        },
+    };
+    match result {
+        Ok(()) => Ok(back(&id, Flash::success(done))),
         Err(AppError::Conflict(m)) => Ok(back(&id, Flash::error(m))),
+        Err(AppError::Invalid(errors)) => Ok(back(&id, Flash::error(errors.summary()))),
         Err(e) => Err(e),
     }
 }
