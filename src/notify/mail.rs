@@ -2,8 +2,9 @@
 //!
 //! A `Mailer` is made once from the settings and cloned into whoever sends; the clones share one
 //! pool of SMTP connections. `send` tells the caller whether a retry can help: `Transient` (the
-//! server or the network is unwell, or said 4xx) or `Permanent` (5xx, or an address that can
-//! never work).
+//! server or the network is unwell, or said 4xx), `Permanent` (5xx, or an address that can
+//! never work) or `Config` (the relay refuses what the settings make us do, such as the login:
+//! every message fails the same way until an admin changes `LOOKOUT_SMTP_URL` or the relay).
 //!
 //! `LOOKOUT_SMTP_URL` is `smtp://` or `smtps://`, with optional `user:password@` and the query
 //! parameters `tls=starttls|opportunistic|none` (smtp:// only) and `ca=/path/to/ca.pem`; see
@@ -49,6 +50,19 @@ pub enum MailError {
     /// Retrying cannot help: the server said 5xx, or an address or setting is unusable.
     #[error("mail refused: {0}")]
     Permanent(String),
+    /// The relay refuses what the settings make us do: the login (530, 534, 535, 538), every
+    /// login mechanism we know, or the STARTTLS that `tls=starttls` requires. Not this message's
+    /// fault, so it must not be given up on, but nor will it pass by itself: someone has to fix
+    /// `LOOKOUT_SMTP_URL` or the relay. The text says what to check.
+    #[error("mail settings problem: {0}")]
+    Config(String),
+}
+
+impl MailError {
+    /// True when the settings, not the message or the moment, are at fault.
+    pub fn is_config(&self) -> bool {
+        matches!(self, MailError::Config(_))
+    }
 }
 
 #[derive(Clone)]
@@ -422,18 +436,25 @@ pub fn check_smtp_url(url: &Url) -> Result<(), String> {
 enum Failure {
     /// 4xx: greylisting, a full queue, a rate limit.
     TransientReply,
-    /// 5xx: no such mailbox, message refused, credentials refused.
+    /// 5xx: no such mailbox, message refused.
     PermanentReply,
-    /// lettre refused before sending, e.g. a non-ASCII address to a server without SMTPUTF8,
-    /// or no authentication mechanism in common: the same message fails the same way again.
+    /// lettre refused before sending, e.g. a non-ASCII address to a server without SMTPUTF8:
+    /// the same message fails the same way again.
     Client,
     /// Refused or reset connection, TLS handshake, a garbled or cut-off reply.
     Connection,
+    /// The relay refuses what the settings make us do; `what` happened, check `advice`.
+    Settings {
+        what: &'static str,
+        advice: &'static str,
+    },
 }
 
 impl Failure {
     fn of(e: &smtp::Error) -> Failure {
-        if e.is_transient() {
+        if let Some(settings) = Failure::settings(e) {
+            settings
+        } else if e.is_transient() {
             Failure::TransientReply
         } else if e.is_permanent() {
             Failure::PermanentReply
@@ -444,10 +465,57 @@ impl Failure {
         }
     }
 
+    fn settings(e: &smtp::Error) -> Option<Failure> {
+        let (what, advice) = match e.status().map(u16::from) {
+            // RFC 4954: each of these answers every message alike until someone acts.
+            Some(530) => (
+                "the SMTP server wants a login (or STARTTLS) first",
+                "add user:password@ or tls=starttls to LOOKOUT_SMTP_URL",
+            ),
+            Some(534) => (
+                "the SMTP server finds the login mechanism too weak",
+                "use tls=starttls or smtps:// in LOOKOUT_SMTP_URL",
+            ),
+            Some(535) => (
+                "the SMTP server refused the login",
+                "check the user and password in LOOKOUT_SMTP_URL",
+            ),
+            Some(538) => (
+                "the SMTP server wants encryption before the login",
+                "use tls=starttls or smtps:// in LOOKOUT_SMTP_URL",
+            ),
+            Some(_) => return None,
+            // lettre says these only in words; tests/api/smtp.rs meets both, so a rewording in
+            // a lettre upgrade fails a test instead of turning them into lost pages.
+            None if e.is_client() => {
+                let text = e.to_string();
+                if text.contains("No compatible authentication mechanism") {
+                    (
+                        "the SMTP server offers no login mechanism Lookout has (PLAIN, LOGIN)",
+                        "many relays offer one only after STARTTLS: add tls=starttls to \
+                         LOOKOUT_SMTP_URL, or drop user:password@ if the relay needs no login",
+                    )
+                } else if text.contains("STARTTLS is not supported") {
+                    (
+                        "the SMTP server does not offer the STARTTLS that tls=starttls requires",
+                        "check the relay, or the port and tls= in LOOKOUT_SMTP_URL",
+                    )
+                } else {
+                    return None;
+                }
+            }
+            None => return None,
+        };
+        Some(Failure::Settings { what, advice })
+    }
+
     fn into_error(self, detail: String) -> MailError {
         match self {
             Failure::TransientReply | Failure::Connection => MailError::Transient(detail),
             Failure::PermanentReply | Failure::Client => MailError::Permanent(detail),
+            Failure::Settings { what, advice } => {
+                MailError::Config(format!("{what}: {advice} ({detail})"))
+            }
         }
     }
 }
@@ -664,6 +732,23 @@ mod tests {
         assert!(transient(Failure::Connection));
         assert!(!transient(Failure::PermanentReply));
         assert!(!transient(Failure::Client));
+    }
+
+    #[test]
+    fn a_refused_login_is_a_settings_problem_that_says_what_to_check() {
+        let error = Failure::Settings {
+            what: "the SMTP server refused the login",
+            advice: "check the user and password in LOOKOUT_SMTP_URL",
+        }
+        .into_error("permanent error (535): 5.7.8 bad credentials".into());
+        assert!(error.is_config(), "{error:?}");
+        let shown = error.to_string();
+        assert!(shown.starts_with("mail settings problem: "), "{shown}");
+        assert!(shown.contains("refused the login"), "{shown}");
+        assert!(shown.contains("check the user and password"), "{shown}");
+        assert!(shown.contains("535"), "{shown}");
+        assert!(!MailError::Permanent("x".into()).is_config());
+        assert!(!MailError::Transient("x".into()).is_config());
     }
 
     #[test]

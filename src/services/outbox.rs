@@ -99,6 +99,7 @@ async fn deliver_one(st: &AppState, n: NotificationRow) -> Result<(), AppError> 
                 Ok(()) => Attempt::Sent,
                 Err(MailError::Transient(e)) => Attempt::Retry(e),
                 Err(MailError::Permanent(e)) => Attempt::Failed(e),
+                Err(MailError::Config(e)) => Attempt::Retry(e),
             },
         },
     };
