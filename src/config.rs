@@ -351,6 +351,9 @@ fn parse_smtp_url(raw: &str) -> Result<Url, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err("the SMTP URL has no host".into());
     }
+    // The mailer reads the URL when the server starts; checking it with the mailer's own parser
+    // here makes a bad `tls` or `ca` a settings error with the setting's name, and exit status 2.
+    crate::notify::mail::check_smtp_url(&url)?;
     Ok(url)
 }
 
@@ -474,6 +477,44 @@ mod tests {
         let err = resolve(&Overrides::default(), &[("RUST_LOG", "info,[[[")], "")
             .expect_err("invalid filter");
         assert!(err.to_string().contains("RUST_LOG"));
+    }
+
+    #[test]
+    fn smtp_url_parameters_are_checked_at_load_and_named() {
+        for (raw, needle) in [
+            (
+                "smtp://u:s3cret@relay.example.com:587?tls=maybe",
+                "the parameter 'tls' is 'maybe'; use one of starttls, opportunistic, none",
+            ),
+            (
+                "smtp://u:s3cret@relay.example.com?tsl=starttls",
+                "unknown parameter 'tsl'",
+            ),
+            (
+                "smtp://u:s3cret@relay.example.com:587?ca=/nonexistent/ca.pem",
+                "the parameter 'ca': cannot read /nonexistent/ca.pem",
+            ),
+        ] {
+            let err =
+                resolve(&Overrides::default(), &[("LOOKOUT_SMTP_URL", raw)], "").expect_err(raw);
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("invalid setting LOOKOUT_SMTP_URL (from environment): "),
+                "{msg}"
+            );
+            assert!(msg.contains(needle), "{msg}");
+            assert!(!msg.contains("s3cret"), "password leaked: {msg}");
+        }
+
+        for ok in [
+            "smtp://u:p@relay.example.com:587",
+            "smtp://u:p@relay.example.com:587?tls=starttls",
+            "smtp://relay.example.com?tls=opportunistic",
+            "smtp://127.0.0.1:2525?tls=none",
+        ] {
+            let s = resolve(&Overrides::default(), &[("LOOKOUT_SMTP_URL", ok)], "").expect(ok);
+            assert_eq!(s.smtp_url.map(String::from).as_deref(), Some(ok));
+        }
     }
 
     #[test]

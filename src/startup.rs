@@ -101,6 +101,7 @@ pub async fn open_state(
         metrics: Arc::new(Metrics::new()),
         events,
         mailer,
+        mail_health: Arc::default(),
         http,
         engine_wake,
         ingest,

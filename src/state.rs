@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: Events,
     /// Sends pages by e-mail; `None` when `LOOKOUT_SMTP_URL` is not set (mail off, logged).
     pub mailer: Option<crate::notify::mail::Mailer>,
+    /// A mail settings problem (login refused), shown to admins until a message goes out.
+    pub mail_health: Arc<crate::notify::health::MailHealth>,
     /// Posts to services' outbound webhooks.
     pub http: reqwest::Client,
     /// Wakes the escalation engine early: new due work was committed (an incident opened).

@@ -2,15 +2,21 @@
 //!
 //! A `Mailer` is made once from the settings and cloned into whoever sends; the clones share one
 //! pool of SMTP connections. `send` tells the caller whether a retry can help: `Transient` (the
-//! server or the network is unwell, or said 4xx) or `Permanent` (5xx, or an address that can
-//! never work).
+//! server or the network is unwell, or said 4xx), `Permanent` (5xx, or an address that can
+//! never work) or `Config` (the relay refuses what the settings make us do, such as the login:
+//! every message fails the same way until an admin changes `LOOKOUT_SMTP_URL` or the relay).
+//!
+//! `LOOKOUT_SMTP_URL` is `smtp://` or `smtps://`, with optional `user:password@` and the query
+//! parameters `tls=starttls|opportunistic|none` (smtp:// only) and `ca=/path/to/ca.pem`; see
+//! `Endpoint::parse`.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::{self, AsyncSmtpTransportBuilder};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use percent_encoding::percent_decode_str;
@@ -18,6 +24,8 @@ use url::{Host, Url};
 
 const SMTP_PORT: u16 = 25;
 const SMTPS_PORT: u16 = 465;
+/// The submission port (RFC 6409), where relays expect STARTTLS before a login.
+const SUBMISSION_PORT: u16 = 587;
 /// A page that waits longer than this is better retried (maybe through another relay or
 /// channel) than waited for.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +50,19 @@ pub enum MailError {
     /// Retrying cannot help: the server said 5xx, or an address or setting is unusable.
     #[error("mail refused: {0}")]
     Permanent(String),
+    /// The relay refuses what the settings make us do: the login (530, 534, 535, 538), every
+    /// login mechanism we know, or the STARTTLS that `tls=starttls` requires. Not this message's
+    /// fault, so it must not be given up on, but nor will it pass by itself: someone has to fix
+    /// `LOOKOUT_SMTP_URL` or the relay. The text says what to check.
+    #[error("mail settings problem: {0}")]
+    Config(String),
+}
+
+impl MailError {
+    /// True when the settings, not the message or the moment, are at fault.
+    pub fn is_config(&self) -> bool {
+        matches!(self, MailError::Config(_))
+    }
 }
 
 #[derive(Clone)]
@@ -69,11 +90,22 @@ impl Mailer {
             .parse()
             .map_err(|e| MailError::Permanent(format!("sender address '{mail_from}': {e}")))?;
         let endpoint = Endpoint::from_url(smtp_url)?;
-        if endpoint.credentials.is_some() && !endpoint.implicit_tls && !endpoint.is_loopback() {
-            tracing::warn!(
-                host = %endpoint.host,
-                "the SMTP password will cross the network unencrypted; use smtps:// for a remote relay"
-            );
+        if endpoint.credentials.is_some() && !endpoint.is_loopback() {
+            match endpoint.security {
+                Security::None => tracing::warn!(
+                    host = %endpoint.host,
+                    "the SMTP password will cross the network unencrypted; use smtps:// or \
+                     ?tls=starttls for a remote relay"
+                ),
+                // Whoever can strip the STARTTLS offer from the server's greeting reads the
+                // password; only `starttls` or `smtps://` refuse to go on in clear.
+                Security::Opportunistic => tracing::warn!(
+                    host = %endpoint.host,
+                    "the SMTP password will cross the network unencrypted whenever the relay \
+                     does not offer STARTTLS; use ?tls=starttls or smtps:// for a remote relay"
+                ),
+                Security::StartTls | Security::Implicit => {}
+            }
         }
         let builder = endpoint.transport_builder(DEFAULT_TIMEOUT)?;
         Ok(Mailer::build(builder, from, DEFAULT_TIMEOUT))
@@ -198,19 +230,51 @@ impl Drop for DiscardPoolUnlessFinished<'_> {
 struct Endpoint {
     host: String,
     port: u16,
-    implicit_tls: bool,
+    security: Security,
+    /// Trusted besides the system's roots, for a relay with a private CA.
+    root_ca: Option<RootCa>,
     credentials: Option<(String, String)>,
 }
 
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// Plain text throughout: a relay on this host or on a network trusted as much.
+    None,
+    /// STARTTLS when the server offers it, plain text when it does not (or when someone on the
+    /// way strips the offer).
+    Opportunistic,
+    /// STARTTLS or nothing: no login and no message before the upgrade.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+/// A PEM file named by `ca=`, read once when the settings are checked so that a missing or
+/// wrong file stops the program at start, not at the first page.
+#[derive(Debug, PartialEq, Eq)]
+struct RootCa {
+    path: PathBuf,
+    pem: Vec<u8>,
+}
+
+/// The `tls` values, in the order the messages list them.
+const TLS_VALUES: &str = "starttls, opportunistic, none";
+
 impl Endpoint {
     fn from_url(url: &Url) -> Result<Endpoint, MailError> {
+        Endpoint::parse(url).map_err(MailError::Permanent)
+    }
+
+    /// The messages name the part of the URL at fault and never quote the password.
+    fn parse(url: &Url) -> Result<Endpoint, String> {
         let implicit_tls = match url.scheme() {
             "smtp" => false,
             "smtps" => true,
             other => {
-                return Err(MailError::Permanent(format!(
+                return Err(format!(
                     "SMTP URL scheme '{other}' is not supported; use smtp:// or smtps://"
-                )));
+                ));
             }
         };
         // Url keeps the brackets of an IPv6 host in host_str; the resolver wants them off.
@@ -218,7 +282,7 @@ impl Endpoint {
             Some(Host::Domain(d)) if !d.is_empty() => d.to_owned(),
             Some(Host::Ipv4(ip)) => ip.to_string(),
             Some(Host::Ipv6(ip)) => ip.to_string(),
-            _ => return Err(MailError::Permanent("the SMTP URL has no host".into())),
+            _ => return Err("the SMTP URL has no host".into()),
         };
         let port = url
             .port()
@@ -227,25 +291,71 @@ impl Endpoint {
             percent_decode_str(part)
                 .decode_utf8()
                 .map(|s| s.into_owned())
-                .map_err(|_| {
-                    MailError::Permanent(format!("the SMTP {what} is not UTF-8 once decoded"))
-                })
+                .map_err(|_| format!("the SMTP {what} is not UTF-8 once decoded"))
         };
         let user = decode(url.username(), "user name")?;
         let password = url.password().map(|p| decode(p, "password")).transpose()?;
         let credentials = match (user.is_empty(), password) {
             (true, None) => None,
             (true, Some(_)) => {
-                return Err(MailError::Permanent(
-                    "the SMTP URL has a password but no user name".into(),
-                ));
+                return Err("the SMTP URL has a password but no user name".into());
             }
             (false, password) => Some((user, password.unwrap_or_default())),
+        };
+
+        let (mut tls, mut ca) = (None, None);
+        for (key, value) in url.query_pairs() {
+            let slot = match key.as_ref() {
+                "tls" => &mut tls,
+                "ca" => &mut ca,
+                other => {
+                    return Err(format!(
+                        "unknown parameter '{other}' in the SMTP URL; the known ones are tls and ca"
+                    ));
+                }
+            };
+            // Two values for one parameter leave the reader guessing which one counts.
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(format!(
+                    "the parameter '{key}' is given twice in the SMTP URL"
+                ));
+            }
+        }
+        let security = match (implicit_tls, tls.as_deref()) {
+            (true, None) => Security::Implicit,
+            (true, Some(_)) => {
+                return Err(
+                    "the parameter 'tls' is for smtp:// only; smtps:// is TLS from the start"
+                        .into(),
+                );
+            }
+            // The submission port is where a login is expected, so it gets TLS unless told
+            // otherwise; 25 and the like are mostly a relay next door that may not have it.
+            (false, None) if port == SUBMISSION_PORT => Security::StartTls,
+            (false, None) => Security::None,
+            (false, Some("starttls")) => Security::StartTls,
+            (false, Some("opportunistic")) => Security::Opportunistic,
+            (false, Some("none")) => Security::None,
+            (false, Some(other)) => {
+                return Err(format!(
+                    "the parameter 'tls' is '{other}'; use one of {TLS_VALUES}"
+                ));
+            }
+        };
+        let root_ca = match ca {
+            None => None,
+            Some(_) if security == Security::None => {
+                return Err(
+                    "the parameter 'ca' needs TLS; add tls=starttls or use smtps://".into(),
+                );
+            }
+            Some(path) => Some(RootCa::read(path)?),
         };
         Ok(Endpoint {
             host,
             port,
-            implicit_tls,
+            security,
+            root_ca,
             credentials,
         })
     }
@@ -262,17 +372,63 @@ impl Endpoint {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
             .port(self.port)
             .timeout(Some(timeout));
-        if self.implicit_tls {
-            let tls = TlsParameters::new(self.host.clone()).map_err(|e| {
-                MailError::Permanent(format!("cannot set up TLS for {}: {e}", self.host))
-            })?;
-            builder = builder.tls(Tls::Wrapper(tls));
-        }
+        let tls = match self.security {
+            Security::None => Tls::None,
+            Security::Opportunistic => Tls::Opportunistic(self.tls_parameters()?),
+            Security::StartTls => Tls::Required(self.tls_parameters()?),
+            Security::Implicit => Tls::Wrapper(self.tls_parameters()?),
+        };
+        builder = builder.tls(tls);
         if let Some((user, password)) = &self.credentials {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(builder)
     }
+
+    fn tls_parameters(&self) -> Result<TlsParameters, MailError> {
+        let unusable = |e: lettre::transport::smtp::Error| {
+            MailError::Permanent(format!("cannot set up TLS for {}: {e}", self.host))
+        };
+        let mut parameters = TlsParameters::builder(self.host.clone());
+        if let Some(ca) = &self.root_ca {
+            parameters =
+                parameters.add_root_certificate(Certificate::from_pem(&ca.pem).map_err(unusable)?);
+        }
+        parameters.build().map_err(unusable)
+    }
+}
+
+impl RootCa {
+    fn read(path: String) -> Result<RootCa, String> {
+        if path.is_empty() {
+            return Err("the parameter 'ca' is empty; give the path of a PEM file".into());
+        }
+        let path = PathBuf::from(path);
+        let pem = std::fs::read(&path)
+            .map_err(|e| format!("the parameter 'ca': cannot read {}: {e}", path.display()))?;
+        // lettre takes a file without any certificate in it as an empty list, and the relay's
+        // certificate would then fail at the first page instead of now.
+        let parsed = Certificate::from_pem(&pem).is_ok();
+        if !parsed
+            || !pem
+                .windows(CERT_PEM_LABEL.len())
+                .any(|w| w == CERT_PEM_LABEL)
+        {
+            return Err(format!(
+                "the parameter 'ca': {} holds no PEM certificate",
+                path.display()
+            ));
+        }
+        Ok(RootCa { path, pem })
+    }
+}
+
+const CERT_PEM_LABEL: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
+/// Checks `LOOKOUT_SMTP_URL` as `Mailer::from_settings` will read it, for the settings to refuse
+/// a bad one at start. The message names the parameter at fault and never the password.
+pub fn check_smtp_url(url: &Url) -> Result<(), String> {
+    Endpoint::parse(url).map(drop)
 }
 
 /// What went wrong, reduced to what decides a retry.
@@ -280,18 +436,25 @@ impl Endpoint {
 enum Failure {
     /// 4xx: greylisting, a full queue, a rate limit.
     TransientReply,
-    /// 5xx: no such mailbox, message refused, credentials refused.
+    /// 5xx: no such mailbox, message refused.
     PermanentReply,
-    /// lettre refused before sending, e.g. a non-ASCII address to a server without SMTPUTF8,
-    /// or no authentication mechanism in common: the same message fails the same way again.
+    /// lettre refused before sending, e.g. a non-ASCII address to a server without SMTPUTF8:
+    /// the same message fails the same way again.
     Client,
     /// Refused or reset connection, TLS handshake, a garbled or cut-off reply.
     Connection,
+    /// The relay refuses what the settings make us do; `what` happened, check `advice`.
+    Settings {
+        what: &'static str,
+        advice: &'static str,
+    },
 }
 
 impl Failure {
     fn of(e: &smtp::Error) -> Failure {
-        if e.is_transient() {
+        if let Some(settings) = Failure::settings(e) {
+            settings
+        } else if e.is_transient() {
             Failure::TransientReply
         } else if e.is_permanent() {
             Failure::PermanentReply
@@ -302,10 +465,57 @@ impl Failure {
         }
     }
 
+    fn settings(e: &smtp::Error) -> Option<Failure> {
+        let (what, advice) = match e.status().map(u16::from) {
+            // RFC 4954: each of these answers every message alike until someone acts.
+            Some(530) => (
+                "the SMTP server wants a login (or STARTTLS) first",
+                "add user:password@ or tls=starttls to LOOKOUT_SMTP_URL",
+            ),
+            Some(534) => (
+                "the SMTP server finds the login mechanism too weak",
+                "use tls=starttls or smtps:// in LOOKOUT_SMTP_URL",
+            ),
+            Some(535) => (
+                "the SMTP server refused the login",
+                "check the user and password in LOOKOUT_SMTP_URL",
+            ),
+            Some(538) => (
+                "the SMTP server wants encryption before the login",
+                "use tls=starttls or smtps:// in LOOKOUT_SMTP_URL",
+            ),
+            Some(_) => return None,
+            // lettre says these only in words; tests/api/smtp.rs meets both, so a rewording in
+            // a lettre upgrade fails a test instead of turning them into lost pages.
+            None if e.is_client() => {
+                let text = e.to_string();
+                if text.contains("No compatible authentication mechanism") {
+                    (
+                        "the SMTP server offers no login mechanism Lookout has (PLAIN, LOGIN)",
+                        "many relays offer one only after STARTTLS: add tls=starttls to \
+                         LOOKOUT_SMTP_URL, or drop user:password@ if the relay needs no login",
+                    )
+                } else if text.contains("STARTTLS is not supported") {
+                    (
+                        "the SMTP server does not offer the STARTTLS that tls=starttls requires",
+                        "check the relay, or the port and tls= in LOOKOUT_SMTP_URL",
+                    )
+                } else {
+                    return None;
+                }
+            }
+            None => return None,
+        };
+        Some(Failure::Settings { what, advice })
+    }
+
     fn into_error(self, detail: String) -> MailError {
         match self {
             Failure::TransientReply | Failure::Connection => MailError::Transient(detail),
             Failure::PermanentReply | Failure::Client => MailError::Permanent(detail),
+            Failure::Settings { what, advice } => {
+                MailError::Config(format!("{what}: {advice} ({detail})"))
+            }
         }
     }
 }
@@ -351,6 +561,21 @@ mod tests {
         }
     }
 
+    /// A file holding a PEM certificate, removed when dropped.
+    fn ca_file() -> tempfile::NamedTempFile {
+        let ca = rcgen::generate_simple_self_signed(vec!["relay.example.com".to_owned()]).unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, ca.cert.pem().as_bytes()).unwrap();
+        file
+    }
+
+    fn error_of(raw: &str) -> String {
+        match endpoint(raw) {
+            Err(MailError::Permanent(message)) => message,
+            other => panic!("{raw}: expected a permanent error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn plain_smtp_defaults_to_port_25_without_tls_or_credentials() {
         assert_eq!(
@@ -358,21 +583,110 @@ mod tests {
             Endpoint {
                 host: "mail.internal".into(),
                 port: 25,
-                implicit_tls: false,
+                security: Security::None,
+                root_ca: None,
                 credentials: None,
             }
         );
-        assert_eq!(endpoint("smtp://127.0.0.1:2525").unwrap().port, 2525);
+        let e = endpoint("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!((e.port, e.security), (2525, Security::None));
+    }
+
+    #[test]
+    fn the_submission_port_defaults_to_required_starttls() {
+        let e = endpoint("smtp://u:p@relay.example.com:587").unwrap();
+        assert_eq!((e.port, e.security), (587, Security::StartTls));
+        let e = endpoint("smtp://relay.example.com:587?tls=none").unwrap();
+        assert_eq!(e.security, Security::None);
     }
 
     #[test]
     fn smtps_defaults_to_port_465_with_implicit_tls() {
         let e = endpoint("smtps://relay.example.com").unwrap();
-        assert_eq!((e.port, e.implicit_tls), (465, true));
+        assert_eq!((e.port, e.security), (465, Security::Implicit));
         assert_eq!(
             endpoint("smtps://relay.example.com:1465").unwrap().port,
             1465
         );
+    }
+
+    #[test]
+    fn the_tls_parameter_chooses_how_smtp_is_protected() {
+        for (query, security) in [
+            ("tls=starttls", Security::StartTls),
+            ("tls=opportunistic", Security::Opportunistic),
+            ("tls=none", Security::None),
+        ] {
+            for port in [25, 587, 2525] {
+                let raw = format!("smtp://relay.example.com:{port}?{query}");
+                assert_eq!(endpoint(&raw).unwrap().security, security, "{raw}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_tls_values_and_unknown_parameters_are_refused_by_name() {
+        let message = error_of("smtp://relay.example.com?tls=yes");
+        assert!(
+            message.contains("'tls'") && message.contains("'yes'"),
+            "{message}"
+        );
+        assert!(
+            message.contains("starttls, opportunistic, none"),
+            "{message}"
+        );
+        assert!(error_of("smtp://relay.example.com?tls=STARTTLS").contains("'tls'"));
+        assert!(error_of("smtp://relay.example.com?tls=").contains("'tls'"));
+
+        let message = error_of("smtp://relay.example.com?starttls=1");
+        assert!(
+            message.contains("unknown parameter 'starttls'"),
+            "{message}"
+        );
+
+        let message = error_of("smtp://relay.example.com?tls=none&tls=starttls");
+        assert!(message.contains("'tls' is given twice"), "{message}");
+
+        let message = error_of("smtps://relay.example.com?tls=starttls");
+        assert!(message.contains("'tls' is for smtp://"), "{message}");
+    }
+
+    #[test]
+    fn a_ca_file_is_read_and_must_hold_a_certificate() {
+        let file = ca_file();
+        let path = file.path().to_str().unwrap();
+        let e = endpoint(&format!("smtp://relay.example.com:587?ca={path}")).unwrap();
+        let ca = e.root_ca.unwrap();
+        assert_eq!(ca.path, file.path());
+        assert!(ca.pem.starts_with(CERT_PEM_LABEL));
+        assert!(endpoint(&format!("smtps://relay.example.com?ca={path}")).is_ok());
+
+        let message = error_of("smtp://relay.example.com:587?ca=/nonexistent/ca.pem");
+        assert!(message.contains("'ca'"), "{message}");
+        assert!(message.contains("/nonexistent/ca.pem"), "{message}");
+        assert!(error_of("smtp://relay.example.com:587?ca=").contains("'ca' is empty"));
+
+        let mut junk = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut junk, b"not a certificate\n").unwrap();
+        let junk = junk.path().to_str().unwrap();
+        let message = error_of(&format!("smtp://relay.example.com:587?ca={junk}"));
+        assert!(message.contains("holds no PEM certificate"), "{message}");
+
+        // A CA for a connection that never uses TLS is a mistake worth stopping for.
+        let message = error_of(&format!("smtp://relay.example.com:25?ca={path}"));
+        assert!(message.contains("'ca' needs TLS"), "{message}");
+    }
+
+    #[test]
+    fn url_errors_never_quote_the_password() {
+        for raw in [
+            "smtp://u:s3cret@relay.example.com?tls=bogus",
+            "smtp://u:s3cret@relay.example.com?password=s3cret",
+            "smtp://u:s3cret@relay.example.com:587?ca=/nonexistent/s",
+        ] {
+            let message = error_of(raw);
+            assert!(!message.contains("s3cret"), "{message}");
+        }
     }
 
     #[test]
@@ -418,6 +732,23 @@ mod tests {
         assert!(transient(Failure::Connection));
         assert!(!transient(Failure::PermanentReply));
         assert!(!transient(Failure::Client));
+    }
+
+    #[test]
+    fn a_refused_login_is_a_settings_problem_that_says_what_to_check() {
+        let error = Failure::Settings {
+            what: "the SMTP server refused the login",
+            advice: "check the user and password in LOOKOUT_SMTP_URL",
+        }
+        .into_error("permanent error (535): 5.7.8 bad credentials".into());
+        assert!(error.is_config(), "{error:?}");
+        let shown = error.to_string();
+        assert!(shown.starts_with("mail settings problem: "), "{shown}");
+        assert!(shown.contains("refused the login"), "{shown}");
+        assert!(shown.contains("check the user and password"), "{shown}");
+        assert!(shown.contains("535"), "{shown}");
+        assert!(!MailError::Permanent("x".into()).is_config());
+        assert!(!MailError::Transient("x".into()).is_config());
     }
 
     #[test]
@@ -485,5 +816,19 @@ mod tests {
     async fn smtps_sets_up_rustls() {
         let url = Url::parse("smtps://u:p@relay.example.com").unwrap();
         assert!(Mailer::from_settings(&url, "lookout@localhost").is_ok());
+    }
+
+    #[tokio::test]
+    async fn starttls_sets_up_rustls_with_an_extra_root() {
+        let file = ca_file();
+        let path = file.path().to_str().unwrap();
+        for query in ["tls=starttls", "tls=opportunistic"] {
+            let url =
+                Url::parse(&format!("smtp://u:p@relay.example.com?{query}&ca={path}")).unwrap();
+            assert!(
+                Mailer::from_settings(&url, "lookout@localhost").is_ok(),
+                "{url}"
+            );
+        }
     }
 }

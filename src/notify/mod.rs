@@ -1,4 +1,5 @@
 //! Telling people about incidents. `mail` delivers over SMTP; `page_mail` writes the page.
 
+pub mod health;
 pub mod mail;
 pub mod page_mail;

@@ -200,9 +200,22 @@ async fn send_mail(
     };
     let mail = compose(st, ctx, n, incident, service)?;
     Ok(match mailer.send(&mail).await {
-        Ok(()) => Attempt::Sent,
+        Ok(()) => {
+            if st.mail_health.clear() {
+                tracing::info!("mail goes out again: the SMTP settings problem is over");
+            }
+            Attempt::Sent
+        }
         Err(MailError::Transient(e)) => Attempt::Retry(e),
         Err(MailError::Permanent(e)) => Attempt::Failed(e),
+        // Every message would fail alike until an admin fixes the settings: keep the page and
+        // try again with backoff, and tell the admins on every page they open.
+        Err(MailError::Config(e)) => {
+            if st.mail_health.report(&e, st.clock.now()) {
+                tracing::error!(error = %e, "mail cannot be sent: fix LOOKOUT_SMTP_URL");
+            }
+            Attempt::Retry(e)
+        }
     })
 }
 

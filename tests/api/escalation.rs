@@ -921,6 +921,57 @@ async fn reassigning_to_a_step_pages_it_and_goes_on_from_there(backend: Backend)
     assert_eq!(reply.status, 409, "{}", reply.json);
 }
 
+/// A relay that refuses Lookout's login fails every page alike: the pages stay queued and are
+/// retried, the timeline says why, and admins see the problem on every page.
+async fn a_refused_smtp_login_keeps_the_pages_and_tells_the_admins(backend: Backend) {
+    let sink = SmtpSink::start_with(crate::smtp::SinkOptions {
+        login: Some(crate::smtp::Login::new("lookout", "right", &["PLAIN"])),
+        tls: None,
+    })
+    .await;
+    let url = sink.url_with(Some(("lookout", "wrong")), "");
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.smtp_url = Some(url::Url::parse(&url).expect("smtp url"));
+    })
+    .await;
+    let s = setup(&app, 0).await;
+    let id = open(&app, &s, "Login refused").await;
+    app.settle().await;
+    assert!(sink.messages().is_empty());
+    let events = timeline(&s, &id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("e-mail to ana@example.com failed")
+                && e.contains("refused the login")
+                && e.contains("trying again in 30 s")),
+        "{events:?}"
+    );
+    let admin = app.signed_in("admin").await;
+    let page = admin.get("/incidents").await;
+    assert!(
+        page.body.contains("Pages cannot be e-mailed") && page.body.contains("LOOKOUT_SMTP_URL"),
+        "{}",
+        page.body
+    );
+    let responder = app.signed_in("responder").await;
+    assert!(
+        !responder
+            .get("/incidents")
+            .await
+            .body
+            .contains("Pages cannot be e-mailed")
+    );
+    // Still queued, not given up: a later attempt is due.
+    app.clock.advance(Duration::seconds(30));
+    app.settle().await;
+    let events = timeline(&s, &id).await;
+    assert!(
+        events.iter().any(|e| e.contains("trying again in 1 min")),
+        "{events:?}"
+    );
+}
+
 /// Both databases, each with its own SMTP sink (the usual macro spawns the app itself).
 macro_rules! with_smtp_on_both {
     ($($name:ident => $scenario:ident),+ $(,)?) => {
@@ -953,4 +1004,5 @@ with_smtp_on_both! {
     snoozes_and_stale_acknowledgements_page_again => snoozes_and_stale_acknowledgements_page_again,
     service_webhooks_are_told_and_signed => service_webhooks_are_told_and_signed,
     reassigning_to_a_step_pages_it => reassigning_to_a_step_pages_it_and_goes_on_from_there,
+    a_refused_smtp_login_tells_the_admins => a_refused_smtp_login_keeps_the_pages_and_tells_the_admins,
 }

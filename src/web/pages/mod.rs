@@ -48,6 +48,8 @@ pub struct PageCtx {
     pub tz: chrono_tz::Tz,
     /// The application clock's now, so pages agree with deadlines computed by services.
     pub now: DateTime<Utc>,
+    /// For admins: why mail cannot go out, when it cannot.
+    pub mail_problem: Option<crate::notify::health::MailProblem>,
 }
 
 impl PageCtx {
@@ -58,11 +60,15 @@ impl PageCtx {
             (Some(seed), Some(st)) => seed.token(st),
             _ => String::new(),
         };
-        let now = req
-            .app_data::<web::Data<AppState>>()
-            .map_or_else(Utc::now, |st| st.clock.now());
+        let st = req.app_data::<web::Data<AppState>>();
+        let now = st.map_or_else(Utc::now, |st| st.clock.now());
+        let admin = user
+            .as_ref()
+            .is_some_and(|u| u.role.allows(Role::Admin) && !u.must_change_password);
+        let mail_problem = st.filter(|_| admin).and_then(|st| st.mail_health.current());
         PageCtx {
             now,
+            mail_problem,
             tz: user.as_ref().map_or(chrono_tz::UTC, User::tz),
             user,
             csrf_token,
