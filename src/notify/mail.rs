@@ -17,7 +17,7 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{self, AsyncSmtpTransportBuilder};
+use lettre::transport::smtp::{self, AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use percent_encoding::percent_decode_str;
 use url::{Host, Url};
@@ -29,6 +29,9 @@ const SUBMISSION_PORT: u16 = 587;
 /// A page that waits longer than this is better retried (maybe through another relay or
 /// channel) than waited for.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections kept open to the relay: as many as the outbox sends at once (lettre's default
+/// of 10 made a storm of pages queue for a connection).
+const POOL_CONNECTIONS: u32 = 16;
 
 /// One message to one person, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,7 +374,8 @@ impl Endpoint {
     fn transport_builder(&self, timeout: Duration) -> Result<AsyncSmtpTransportBuilder, MailError> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
             .port(self.port)
-            .timeout(Some(timeout));
+            .timeout(Some(timeout))
+            .pool_config(PoolConfig::new().max_size(POOL_CONNECTIONS));
         let tls = match self.security {
             Security::None => Tls::None,
             Security::Opportunistic => Tls::Opportunistic(self.tls_parameters()?),

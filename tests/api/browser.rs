@@ -442,3 +442,75 @@ async fn the_acknowledge_link_in_a_page_mail_works_without_signing_in() {
 
     driver.client.clone().close().await.expect("close browser");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_sets_how_they_are_paged_and_reassigns_to_a_step() {
+    let Some(driver) = start_browser().await else {
+        return;
+    };
+    let c = &driver.client;
+    let (app, sink) = crate::escalation::with_mail(Backend::Sqlite).await;
+    let s = crate::escalation::setup(&app, 0).await;
+
+    // Ana adds her pager app's webhook and a rule to use it after 2 minutes.
+    sign_in(c, &app, "ana@example.com").await;
+    c.goto(&app.url("/profile#reach")).await.expect("profile");
+    wait_for_text(c, "#reach h2", "How Lookout reaches you").await;
+    set_value(c, "#method-kind", "webhook").await;
+    fill(c, "address", "https://pager.example.org/ana").await;
+    fill(c, "label", "pager app").await;
+    click(
+        c,
+        "form[action='/profile/contact-methods'] button[type=submit]",
+    )
+    .await;
+    wait_for_text(
+        c,
+        ".flash",
+        "Added webhook https://pager.example.org/ana (pager app)",
+    )
+    .await;
+    let option = c
+        .find(Locator::Css(
+            "#rule-contact option[value]:not([value='account'])",
+        ))
+        .await
+        .expect("the new method is offered for rules");
+    let value = option.attr("value").await.expect("attr").expect("value");
+    set_value(c, "#rule-contact", &value).await;
+    fill(c, "delay_minutes", "2").await;
+    click(
+        c,
+        "form[action='/profile/notification-rules'] button[type=submit]",
+    )
+    .await;
+    wait_for_text(c, ".flash", "You will be paged by webhook").await;
+    let rules = text(c, "#reach ul").await;
+    assert!(rules.contains("at once: e-mail ana@example.com"), "{rules}");
+    assert!(
+        rules
+            .contains("after 2 min if still unacknowledged: webhook https://pager.example.org/ana"),
+        "{rules}"
+    );
+    screenshot(c, "profile-reach").await;
+
+    // On an incident, Ana sends it to step 2 (the Night schedule: Ben).
+    let id = crate::escalation::open(&app, &s, "Disk full on db-2").await;
+    app.settle().await;
+    sink.wait_for(1).await;
+    let number = s.api.get(&format!("/api/v1/incidents/{id}")).await.json["number"]
+        .as_i64()
+        .expect("number");
+    c.goto(&app.url(&format!("/incidents/{number}")))
+        .await
+        .expect("incident");
+    wait_for_script(c).await;
+    set_value(c, "#reassign-step", "2").await;
+    click(c, "form.reassign-step button[type=submit]").await;
+    wait_for_text(c, ".flash", "Reassigned to step 2").await;
+    app.settle().await;
+    let mail = sink.wait_for(2).await;
+    assert_eq!(mail[1].to, ["ben@example.com"]);
+
+    driver.client.clone().close().await.expect("close browser");
+}

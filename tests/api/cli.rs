@@ -359,4 +359,26 @@ async fn the_demo_fills_an_empty_database_once() {
             .iter()
             .all(|s| s.escalation_policy_id.as_deref() == Some(policies[0].id.as_str()))
     );
+
+    // Some of the team have notification rules of their own.
+    let marco = lookout::services::users::find_by_email(&app.state, "marco@demo.lookout.dev")
+        .await
+        .expect("lookup")
+        .expect("marco");
+    let reach = lookout::services::contacts::reach_of(&app.state, &marco)
+        .await
+        .expect("reach");
+    assert!(!reach.default_rules);
+    let rules: Vec<(String, i32)> = reach
+        .rules
+        .iter()
+        .map(|r| (r.method.address.clone(), r.delay_minutes))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("marco@demo.lookout.dev".to_owned(), 0),
+            ("marco.rossi@home.example".to_owned(), 10)
+        ]
+    );
 }

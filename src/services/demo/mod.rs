@@ -100,7 +100,7 @@ pub async fn fill(st: &AppState) -> Result<DemoSummary, AppError> {
         .ok_or_else(|| AppError::Internal("demo team is empty".into()))?;
     let ops = operations::fill(st, &actor, &people).await?;
     let rota = rota::fill(st, &actor).await?;
-    paging::fill(st, &actor).await?;
+    paging::fill(st, &actor, &people).await?;
     let token = tokens::create(st, &actor, &admin, "demo scripts").await?;
     Ok(DemoSummary {
         people: TEAM.len(),

@@ -1,15 +1,19 @@
 //! The demo's escalation: the primary on call first, then the backup, then a manager, twice
 //! round; every live service follows it. Incidents the demo opened before it existed only carry
 //! their deadlines, so the first start of the server marks the overdue ones as breached.
+//! Some of the team have rules of their own: a second address, a reminder, a pager webhook.
 
 use crate::domain::audit::Actor;
+use crate::domain::user::User;
 use crate::error::AppError;
 use crate::services::catalog::{self, ServiceInput};
+use crate::services::contacts::{self, MethodInput, RuleInput};
 use crate::services::escalation::{self, PolicyInput, StepInput, TargetInput};
 use crate::services::schedules;
 use crate::state::AppState;
 
-pub async fn fill(st: &AppState, actor: &Actor) -> Result<(), AppError> {
+pub async fn fill(st: &AppState, actor: &Actor, people: &[User]) -> Result<(), AppError> {
+    reach(st, people).await?;
     let rota = schedules::list(st, st.clock.now()).await?;
     let schedule = |name: &str| {
         rota.iter()
@@ -55,6 +59,55 @@ pub async fn fill(st: &AppState, actor: &Actor) -> Result<(), AppError> {
             webhook_format: service.webhook_format.clone(),
         };
         catalog::update_service(st, actor, &service.id, &input).await?;
+    }
+    Ok(())
+}
+
+/// Marco (the duty manager) is e-mailed at work at once and at home after 10 minutes; Priya
+/// has her phone's pager app (a webhook) at once besides the e-mail.
+async fn reach(st: &AppState, people: &[User]) -> Result<(), AppError> {
+    let plans: [(&str, &str, &str, &str, i64); 2] = [
+        (
+            "marco@demo.lookout.dev",
+            "email",
+            "marco.rossi@home.example",
+            "home",
+            10,
+        ),
+        (
+            "priya@demo.lookout.dev",
+            "webhook",
+            "https://pager.example/hooks/priya",
+            "pager app",
+            0,
+        ),
+    ];
+    for (email, kind, address, label, delay) in plans {
+        let Some(person) = people.iter().find(|p| p.email == email) else {
+            continue;
+        };
+        let actor = Actor::user(&person.id, &person.email, None);
+        let method = contacts::add_method(
+            st,
+            person,
+            &actor,
+            &MethodInput {
+                kind: kind.into(),
+                address: address.into(),
+                label: label.into(),
+            },
+        )
+        .await?;
+        contacts::add_rule(
+            st,
+            person,
+            &actor,
+            &RuleInput {
+                contact: method.key().to_owned(),
+                delay_minutes: delay,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
