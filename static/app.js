@@ -55,6 +55,37 @@
   setInterval(tick, 30000);
 
   // --- Live updates ----------------------------------------------------------------------
+  // The answer to an action ("Acknowledged.") is shown once; the change it causes (the engine
+  // paging someone) reloads the page a moment later, which must not make the message vanish
+  // before it is read. It is carried over the reload in this tab's session storage.
+  const KEPT = "lookout-flash";
+  function reloadKeepingMessage() {
+    const flash = $("[data-flash]");
+    if (flash) {
+      sessionStorage.setItem(KEPT, JSON.stringify({
+        cls: flash.className, role: flash.getAttribute("role"), text: flash.textContent,
+        path: location.pathname,
+      }));
+    }
+    window.location.reload();
+  }
+  const kept = sessionStorage.getItem(KEPT);
+  if (kept) {
+    sessionStorage.removeItem(KEPT);
+    try {
+      const k = JSON.parse(kept);
+      const main = $("main");
+      if (k.path === location.pathname && main && !$("[data-flash]")) {
+        const div = document.createElement("div");
+        div.className = k.cls;
+        div.setAttribute("role", k.role || "status");
+        div.setAttribute("data-flash", "");
+        div.textContent = k.text;
+        const banner = $("#mail-problem");
+        main.insertBefore(div, banner ? banner.nextSibling : main.firstChild);
+      }
+    } catch (_) { /* a damaged entry is dropped */ }
+  }
   let submitting = false;
   document.addEventListener("submit", () => { submitting = true; });
   window.addEventListener("pageshow", () => { submitting = false; });
@@ -69,7 +100,7 @@
         const mine = event.data === "*" || event.data === incident.getAttribute("data-incident");
         const busy = document.activeElement && document.activeElement.matches("textarea, input, select");
         // A reload while a form is on its way would cancel the answer and lose its message.
-        if (mine && !busy && !submitting) window.location.reload();
+        if (mine && !busy && !submitting) reloadKeepingMessage();
         return;
       }
       clearTimeout(pending);

@@ -208,7 +208,8 @@ async fn first_run_setup_sign_in_dashboard_sign_out() {
     screenshot(c, "audit").await;
 
     c.goto(&app.url("/profile")).await.expect("profile");
-    fill(c, "label", "laptop script").await;
+    // The profile has more than one "label" field (contact methods too).
+    set_value(c, "#tokens [name='label']", "laptop script").await;
     click(c, "#tokens button[type=submit]").await;
     assert!(text(c, "#new-token").await.starts_with("lk_"));
     screenshot(c, "profile-token").await;
@@ -507,6 +508,7 @@ async fn a_responder_sets_how_they_are_paged_and_reassigns_to_a_step() {
     wait_for_script(c).await;
     set_value(c, "#reassign-step", "2").await;
     click(c, "form.reassign-step button[type=submit]").await;
+    screenshot(c, "reassign-step").await;
     wait_for_text(c, ".flash", "Reassigned to step 2").await;
     app.settle().await;
     let mail = sink.wait_for(2).await;
