@@ -28,6 +28,9 @@ use crate::state::AppState;
 
 /// How long a delivery may take before another instance may try it.
 const LEASE: Duration = Duration::minutes(2);
+/// Sends a batch starts after this are put back for the next round instead; with the 10 s limit
+/// per send the batch is then recorded well within `LEASE`.
+const SEND_WITHIN: Duration = Duration::minutes(1);
 /// A batch is recorded when its last message is done; larger ones would hold finished pages
 /// back from the timeline (measured: 256 sent no faster than 64, see docs/PERFORMANCE.md).
 const BATCH: i64 = 64;
@@ -42,6 +45,8 @@ enum Attempt {
     Off,
     /// Not sent: a page for an incident somebody acknowledged or resolved meanwhile.
     Dropped(IncidentStatus),
+    /// Not tried: its batch ran out of time. Due again at once, with nothing on the timeline.
+    Deferred,
 }
 
 /// What a batch's messages refer to, loaded once for the batch.
@@ -142,7 +147,13 @@ pub async fn deliver_due(st: &AppState) -> Result<Option<DateTime<Utc>>, AppErro
             .map(|group| async move {
                 let mut done = Vec::with_capacity(group.len());
                 for row in group {
-                    let attempt = attempt(st, ctx, &row).await;
+                    // A long group behind a slow relay must not outlive the lease, or another
+                    // instance would take the rest and send it twice: what is left goes back.
+                    let attempt = if st.clock.now() - now >= SEND_WITHIN {
+                        Attempt::Deferred
+                    } else {
+                        attempt(st, ctx, &row).await
+                    };
                     done.push(Done {
                         row,
                         attempt,
@@ -444,6 +455,7 @@ fn entry(ctx: &Context, d: &Done) -> Entry {
             format!("e-mail is off (LOOKOUT_SMTP_URL is not set): {who} was not mailed"),
             "off",
         ),
+        Attempt::Deferred => ("pending", None, Some(d.at), String::new(), "deferred"),
         Attempt::Dropped(status) => (
             "cancelled",
             None,
@@ -481,7 +493,7 @@ async fn record(st: &AppState, ctx: &Context, done: Vec<Done>) -> Result<(), App
             (d, e)
         })
         .collect();
-    for (d, e) in &entries {
+    for (d, e) in entries.iter().filter(|(_, e)| !e.message.is_empty()) {
         st.metrics
             .notifications
             .get_or_create(&NotificationLabels {
@@ -509,6 +521,10 @@ async fn record(st: &AppState, ctx: &Context, done: Vec<Done>) -> Result<(), App
                         now: d.at,
                     },
                 )?;
+                // A deferred send was not tried: nothing to tell.
+                if e.message.is_empty() {
+                    continue;
+                }
                 timeline::insert(
                     c,
                     &timeline::NewEntry {

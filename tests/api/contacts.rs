@@ -171,6 +171,10 @@ async fn a_person_without_rules_is_mailed_at_once_and_owner_notices_skip_reminde
     assert_eq!(late.status, 201, "{}", late.json);
 
     open(&app, &s, "Nobody answers").await;
+    // Let step 1's page finish before time jumps: a jump past its lease while it is being sent
+    // would (rightly, at least once) send it again.
+    app.settle().await;
+    sink.wait_for(1).await;
     // Ana (no rules: account e-mail), Ben at +5, the acknowledge deadline at +15 tells Boss at
     // both immediate addresses; the 30-minute reminder is for pages, not for notices.
     for _ in 0..3 {
@@ -193,9 +197,90 @@ async fn a_person_without_rules_is_mailed_at_once_and_owner_notices_skip_reminde
     );
 }
 
+/// A batch that runs long behind a slow receiver puts its unsent rest back rather than keep it
+/// leased past its lease (another instance would then send it twice): every message still goes
+/// out exactly once.
+async fn a_slow_receiver_does_not_make_a_batch_outlive_its_lease(backend: Backend) {
+    let (app, sink) = with_mail(backend).await;
+    let s = setup(&app, 0).await;
+    let (receiver, hook_url) = Receiver::start().await;
+    let ana = lookout::services::users::find_by_email(&app.state, "ana@example.com")
+        .await
+        .expect("lookup")
+        .expect("ana");
+    let ana_api = app.api(Some(&app.token_of(&ana).await));
+    for n in 1..=3 {
+        let method = ana_api
+            .post(
+                "/api/v1/me/contact-methods",
+                json!({"kind": "webhook", "address": format!("{hook_url}/{n}")}),
+            )
+            .await;
+        assert_eq!(method.status, 201, "{}", method.json);
+        let rule = ana_api
+            .post(
+                "/api/v1/me/notification-rules",
+                json!({"contact_method_id": method.json["id"], "delay_minutes": 0}),
+            )
+            .await;
+        assert_eq!(rule.status, 201, "{}", rule.json);
+    }
+    receiver
+        .delay_ms
+        .store(400, std::sync::atomic::Ordering::SeqCst);
+
+    let id = open(&app, &s, "Slow pager").await;
+    // The server's own loops page Ana: the e-mail, then the three webhooks one after another,
+    // each answered slowly. While they are under way, time on the application clock jumps a
+    // minute twice: past the point where a batch stops starting sends, then past the lease of
+    // the first batch, with another round (`settle`) looking for work at that moment. Had the
+    // first batch kept its rest, that round would take it again and post it twice.
+    for posts in [1, 2] {
+        let started = std::time::Instant::now();
+        while receiver.started.load(std::sync::atomic::Ordering::SeqCst) < posts {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "webhook {posts} never came"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Webhook `posts` is being answered (slowly) right now.
+        app.clock.advance(Duration::seconds(61));
+    }
+    app.settle().await;
+    receiver
+        .delay_ms
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    app.settle().await;
+
+    let mut addresses: Vec<String> = receiver
+        .posts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, body)| body["delivery"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(addresses.len(), 3, "{addresses:?}");
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 3, "each webhook once: {addresses:?}");
+    assert_eq!(sink.messages().len(), 1);
+    let events = timeline(&s, &id).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "paged Ana by webhook")
+            .count(),
+        3,
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.contains("failed")), "{events:?}");
+}
+
 with_smtp_on_both! {
     reminders_follow_the_rules_until_someone_acknowledges => reminders_follow_the_rules_until_someone_acknowledges,
     owner_notices_use_the_immediate_rules => a_person_without_rules_is_mailed_at_once_and_owner_notices_skip_reminders,
+    a_slow_receiver_does_not_outlive_the_lease => a_slow_receiver_does_not_make_a_batch_outlive_its_lease,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

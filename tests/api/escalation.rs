@@ -646,6 +646,10 @@ async fn snoozes_and_stale_acknowledgements_page_again(backend: Backend) {
 pub(crate) struct Receiver {
     pub(crate) posts: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
     pub(crate) answers: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+    /// Milliseconds (real time) to take before answering, for a slow receiver.
+    pub(crate) delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Requests that have arrived, answered or not yet.
+    pub(crate) started: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Receiver {
@@ -665,6 +669,11 @@ impl Receiver {
                                 .unwrap_or("")
                                 .to_owned()
                         };
+                        r.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let delay = r.delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+                        if delay > 0 {
+                            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                        }
                         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                         r.posts.lock().unwrap().push((
                             header("x-lookout-event"),
