@@ -985,6 +985,14 @@ fn page(
             if purpose == Purpose::Notice && to.delay_minutes > 0 {
                 continue;
             }
+            let reason = if to.delay_minutes > 0 {
+                format!(
+                    "{reason}; reminder: nobody acknowledged within {}",
+                    crate::domain::escalation::minutes_text(i64::from(to.delay_minutes))
+                )
+            } else {
+                reason.to_owned()
+            };
             repo::enqueue(
                 c,
                 &NewNotification {
@@ -994,7 +1002,7 @@ fn page(
                     channel: to.channel.as_str(),
                     address: &to.address,
                     event: "",
-                    reason,
+                    reason: &reason,
                     idempotency_key: &format!("{}:{cause}:{}:{}", incident.id, person.id, to.key),
                     contact_method_id: to.contact_method_id.as_deref(),
                     only_while_triggered: purpose == Purpose::Page,

@@ -88,6 +88,10 @@ async fn reminders_follow_the_rules_until_someone_acknowledges(backend: Backend)
         "signed with Ana's key"
     );
     assert_eq!(body["recipient"]["email"], "ana@example.com");
+    assert_eq!(
+        body["message"], "step 1; reminder: nobody acknowledged within 2 min",
+        "{body}"
+    );
     assert_eq!(body["incident"]["title"], "Card payments failing");
     assert!(
         body["acknowledge_url"]
