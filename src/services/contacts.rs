@@ -414,6 +414,105 @@ pub async fn remove_rule(
         .await
 }
 
+/// What a test message did.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub delivered: bool,
+    pub detail: String,
+}
+
+/// Sends a test message to one of the caller's methods at once (not through the outbox: the
+/// person is waiting for the answer), so they can see a webhook or an address works before it
+/// matters. A few per person and second at most: an address is anyone's mailbox.
+pub async fn send_test(st: &AppState, user: &User, key: &str) -> Result<TestResult, AppError> {
+    let reach = reach_of(st, user).await?;
+    let method = reach
+        .methods
+        .into_iter()
+        .find(|m| m.key() == key)
+        .ok_or(AppError::NotFound)?;
+    let limit = crate::domain::service::RateLimit {
+        per_second: 1,
+        burst: 3,
+    };
+    if let Err(wait) = st.limiter.take(
+        &format!("contact-test:{}", user.id),
+        limit,
+        1,
+        st.clock.now(),
+    ) {
+        return Err(AppError::TooManyRequests {
+            message: format!("test messages go out one a second; try again in {wait} s"),
+            retry_after_secs: wait,
+        });
+    }
+    let profile = st.base_url.join("/profile#reach");
+    let text = format!(
+        "This is a test from Lookout for {}.\n\nWhen a step pages you, your notification rules \
+         use this {}. Nothing needs doing.\n\nYour rules: {profile}\n",
+        user.name,
+        method.kind.label()
+    );
+    let outcome = match method.kind {
+        ContactKind::Email => match &st.mailer {
+            None => Err("e-mail is off (LOOKOUT_SMTP_URL is not set)".to_owned()),
+            Some(mailer) => {
+                let mail = crate::notify::mail::OutgoingMail {
+                    to: method.address.clone(),
+                    subject: "Lookout test: this is how you are paged".into(),
+                    html: format!(
+                        "<p>{}</p>",
+                        askama::filters::escape(&text, askama::filters::Html)
+                            .map(|s| s.to_string())
+                            .unwrap_or_default()
+                            .replace("\n\n", "</p><p>")
+                    ),
+                    text: text.clone(),
+                    message_id: format!("<test-{}@lookout>", new_id()),
+                };
+                mailer.send(&mail).await.map_err(|e| e.to_string())
+            }
+        },
+        ContactKind::Webhook => {
+            let body = serde_json::json!({
+                "event": "test",
+                "message": text,
+                "recipient": {"id": user.id, "email": user.email, "name": user.name},
+            });
+            let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut request = st
+                .http
+                .post(&method.address)
+                .header("Content-Type", "application/json")
+                .header("X-Lookout-Event", "test");
+            if let Some(secret) = &method.secret {
+                request = request.header(
+                    "X-Lookout-Signature",
+                    format!("sha256={}", crate::crypto::hmac_sha256_hex(secret, &body)),
+                );
+            }
+            match request.body(body).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!(
+                    "the receiver answered HTTP {}",
+                    r.status().as_u16()
+                )),
+                Err(e) => Err(e.without_url().to_string()),
+            }
+        }
+    };
+    Ok(match outcome {
+        Ok(()) => TestResult {
+            delivered: true,
+            detail: format!("Test sent to {}.", method.describe()),
+        },
+        Err(e) => TestResult {
+            delivered: false,
+            detail: format!("The test to {} failed: {e}", method.describe()),
+        },
+    })
+}
+
 /// The contact method a webhook notification goes to, for its signing key.
 pub fn find_method(c: &mut DbConn, id: &str) -> Result<Option<ContactRow>, AppError> {
     Ok(repo::find_contact(c, id)?)

@@ -185,6 +185,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/profile/contact-methods/{id}/delete")
                 .route(post().to(contacts::remove_method)),
         )
+        .service(
+            resource("/profile/contact-methods/{id}/test").route(post().to(contacts::send_test)),
+        )
         .service(resource("/profile/notification-rules").route(post().to(contacts::add_rule)))
         .service(
             resource("/profile/notification-rules/{id}/delete")
@@ -212,6 +215,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/me/contact-methods/{id}")
                         .route(delete().to(api::contacts::remove_method)),
+                )
+                .service(
+                    resource("/me/contact-methods/{id}/test")
+                        .route(post().to(api::contacts::send_test)),
                 )
                 .service(
                     resource("/me/notification-rules")

@@ -568,3 +568,81 @@ async fn the_profile_page_manages_how_one_is_reached() {
         profile.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_message_shows_whether_a_method_works() {
+    let (app, sink) = with_mail(Backend::Sqlite).await;
+    let (receiver, hook_url) = Receiver::start().await;
+    let (me, token) = app.token_for("responder").await;
+    let api = app.api(Some(&token));
+
+    let sent = api
+        .post("/api/v1/me/contact-methods/account/test", json!({}))
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.json);
+    assert_eq!(sent.json["delivered"], true, "{}", sent.json);
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail[0].to, [me.email.clone()]);
+    assert!(mail[0].data.contains("Lookout test"), "{}", mail[0].data);
+
+    let hook = api
+        .post(
+            "/api/v1/me/contact-methods",
+            json!({"kind": "webhook", "address": hook_url}),
+        )
+        .await;
+    let secret = hook.json["signing_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let path = format!(
+        "/api/v1/me/contact-methods/{}/test",
+        hook.json["id"].as_str().expect("id")
+    );
+    let posted = api.post(&path, json!({})).await;
+    assert_eq!(posted.json["delivered"], true, "{}", posted.json);
+    let (event, signed, body) = receiver.posts.lock().unwrap()[0].clone();
+    assert_eq!(event, "test");
+    let (signature, raw) = signed.split_once('|').expect("signature|body");
+    assert_eq!(signature, signature_of(&secret, raw));
+    assert_eq!(body["recipient"]["email"], me.email.as_str());
+
+    // A receiver that refuses: said so, not hidden.
+    receiver.answers.lock().unwrap().push(500);
+    let refused = api.post(&path, json!({})).await;
+    assert_eq!(refused.status, 200);
+    assert_eq!(refused.json["delivered"], false);
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("HTTP 500")),
+        "{}",
+        refused.json
+    );
+    // Three in a burst, then one a second: the fourth at once is refused.
+    let again = api.post(&path, json!({})).await;
+    assert_eq!(again.status, 429, "{}", again.json);
+    assert!(again.headers.contains_key("retry-after"));
+
+    let missing = api
+        .post(
+            "/api/v1/me/contact-methods/01JBOGUSBOGUSBOGUS/test",
+            json!({}),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+
+    // From the page, the answer is the page's message.
+    app.clock.advance(Duration::seconds(10));
+    let browser = app.browser();
+    browser.login(&me.email, crate::helpers::PASSWORD).await;
+    let page = browser.get("/profile").await;
+    assert!(page.body.contains("/profile/contact-methods/account/test"));
+    let done = browser
+        .submit("/profile", "/profile/contact-methods/account/test", &[])
+        .await;
+    assert_eq!(done.status, 303);
+    let page = browser.get("/profile").await;
+    assert!(page.body.contains("Test sent to e-mail"), "{}", page.body);
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+}

@@ -788,6 +788,19 @@ fn table() -> Vec<Route> {
             "/profile/contact-methods/{missing}/delete",
             AtLeast(Viewer, 404),
         ),
+        page(
+            Method::POST,
+            "/profile/contact-methods/{id}/test",
+            "/profile/contact-methods/{missing}/test",
+            AtLeast(Viewer, 404),
+        ),
+        api(
+            Method::POST,
+            "/me/contact-methods/{id}/test",
+            "/api/v1/me/contact-methods/{missing}/test",
+            Some(json!({})),
+            AtLeast(Viewer, 404),
+        ),
         // Account e-mail at once: everyone has that rule already, so it is a 409 shown as a
         // message on the profile.
         page(

@@ -125,3 +125,14 @@ pub async fn remove_rule(
     contacts::remove_rule(&st, &who.user, &who.actor(Some(ip.0)), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `POST /api/v1/me/contact-methods/{id}/test` (`account` for the account e-mail): sends a test
+/// message now; 200 `{"delivered", "detail"}` either way, 429 when asked too often.
+pub async fn send_test(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Viewer>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let r = contacts::send_test(&st, &who.user, &path).await?;
+    Ok(HttpResponse::Ok().json(json!({"delivered": r.delivered, "detail": r.detail})))
+}

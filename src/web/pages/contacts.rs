@@ -143,3 +143,19 @@ pub async fn remove_rule(
     let result = contacts::remove_rule(&st, &who.user, &who.actor(Some(ip.0)), &path).await;
     answer(&st, ctx, &who, result, "Rule removed.", |_, _| {}).await
 }
+
+/// "Send a test" next to a method: the answer comes back as the page's message.
+pub async fn send_test(
+    st: web::Data<AppState>,
+    who: RequireRole<role::Viewer>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    match contacts::send_test(&st, &who.user, &path).await {
+        Ok(r) if r.delivered => Ok(redirect_with(BACK, Flash::success(r.detail))),
+        Ok(r) => Ok(redirect_with(BACK, Flash::error(r.detail))),
+        Err(AppError::TooManyRequests { message, .. }) => {
+            Ok(redirect_with(BACK, Flash::error(message)))
+        }
+        Err(e) => Err(e),
+    }
+}
