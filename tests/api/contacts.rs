@@ -582,7 +582,7 @@ async fn a_test_message_shows_whether_a_method_works() {
     assert_eq!(sent.status, 200, "{}", sent.json);
     assert_eq!(sent.json["delivered"], true, "{}", sent.json);
     let mail = sink.wait_for(1).await;
-    assert_eq!(mail[0].to, [me.email.clone()]);
+    assert_eq!(mail[0].to.join(","), me.email);
     assert!(mail[0].data.contains("Lookout test"), "{}", mail[0].data);
 
     let hook = api
