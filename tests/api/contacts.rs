@@ -442,6 +442,16 @@ async fn contact_methods_and_rules_refuse_bad_input_and_keep_one_way_to_reach() 
         Some(1)
     );
 
+    // Admins see how a person is paged (read only) on the person's page.
+    let admin = app.signed_in("admin").await;
+    let page = admin.get(&format!("/admin/users/{}", me.id)).await;
+    assert!(
+        page.body
+            .contains("after 5 min if still unacknowledged</strong>: e-mail second@example.com"),
+        "{}",
+        page.body
+    );
+
     let actions = app.audit_actions().await;
     for action in [
         "user.contact_method_added",
@@ -509,8 +519,8 @@ async fn the_profile_page_manages_how_one_is_reached() {
     let method_id = profile
         .body
         .split("/profile/contact-methods/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
+        .skip(1)
+        .find_map(|rest| rest.split_once("/delete").map(|(id, _)| id))
         .expect("a delete form for the method")
         .to_owned();
 

@@ -54,6 +54,8 @@ pub struct UserPage {
     pub tokens: Vec<ApiToken>,
     pub activity: Vec<AuditEntry>,
     pub sessions: i64,
+    /// How Lookout pages this person (they manage it themselves on their profile).
+    pub reach: crate::services::contacts::Reach,
 }
 
 impl UserPage {
@@ -152,6 +154,7 @@ pub async fn show(
         ctx,
         tokens: tokens::list_for_user(&st, &user.id).await?,
         sessions: users::live_session_count(&st, &user.id).await?,
+        reach: crate::services::contacts::reach_of(&st, &user).await?,
         activity,
         user,
     })
