@@ -3,3 +3,4 @@
 pub mod health;
 pub mod mail;
 pub mod page_mail;
+pub mod webhook;

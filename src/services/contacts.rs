@@ -480,18 +480,14 @@ pub async fn send_test(st: &AppState, user: &User, key: &str) -> Result<TestResu
                 "recipient": {"id": user.id, "email": user.email, "name": user.name},
             });
             let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
-            let mut request = st
-                .http
-                .post(&method.address)
-                .header("Content-Type", "application/json")
-                .header("X-Lookout-Event", "test");
-            if let Some(secret) = &method.secret {
-                request = request.header(
-                    "X-Lookout-Signature",
-                    format!("sha256={}", crate::crypto::hmac_sha256_hex(secret, &body)),
-                );
-            }
-            match request.body(body).send().await {
+            let request = crate::notify::webhook::signed_post(
+                &st.http,
+                &method.address,
+                "test",
+                method.secret.as_deref(),
+                body,
+            );
+            match request.send().await {
                 Ok(r) if r.status().is_success() => Ok(()),
                 Ok(r) => Err(format!(
                     "the receiver answered HTTP {}",
@@ -511,11 +507,6 @@ pub async fn send_test(st: &AppState, user: &User, key: &str) -> Result<TestResu
             detail: format!("The test to {} failed: {e}", method.describe()),
         },
     })
-}
-
-/// The contact method a webhook notification goes to, for its signing key.
-pub fn find_method(c: &mut DbConn, id: &str) -> Result<Option<ContactRow>, AppError> {
-    Ok(repo::find_contact(c, id)?)
 }
 
 /// The choices of the rule form: (value, text), the account e-mail first.

@@ -88,13 +88,7 @@ pub struct PolicyDetail {
 
 impl PolicyDetail {
     pub fn target_name(&self, target: &Target) -> String {
-        let id = match target {
-            Target::User(id) | Target::Schedule(id) => id,
-        };
-        self.names
-            .get(id)
-            .map(|(_, name)| name.clone())
-            .unwrap_or_else(|| "(removed)".into())
+        target_name(&self.names, target)
     }
 
     pub fn target_email(&self, target: &Target) -> Option<String> {
@@ -103,6 +97,16 @@ impl PolicyDetail {
             Target::Schedule(_) => None,
         }
     }
+}
+
+fn target_name(names: &HashMap<String, (String, String)>, target: &Target) -> String {
+    let id = match target {
+        Target::User(id) | Target::Schedule(id) => id,
+    };
+    names
+        .get(id)
+        .map(|(_, name)| name.clone())
+        .unwrap_or_else(|| "(removed)".into())
 }
 
 fn steps_json(steps: &[Step]) -> Result<String, AppError> {
@@ -131,8 +135,11 @@ fn policy_of(row: &repo::PolicyRow) -> Result<Policy, AppError> {
     })
 }
 
-fn detail(c: &mut DbConn, row: repo::PolicyRow) -> Result<PolicyDetail, AppError> {
-    let policy = policy_of(&row)?;
+/// Target id -> (e-mail or "", display name), for what a policy points at.
+fn target_names(
+    c: &mut DbConn,
+    policy: &Policy,
+) -> Result<HashMap<String, (String, String)>, AppError> {
     let mut names = HashMap::new();
     for target in policy.steps.iter().flat_map(|s| &s.targets) {
         match target {
@@ -148,6 +155,12 @@ fn detail(c: &mut DbConn, row: repo::PolicyRow) -> Result<PolicyDetail, AppError
             }
         }
     }
+    Ok(names)
+}
+
+fn detail(c: &mut DbConn, row: repo::PolicyRow) -> Result<PolicyDetail, AppError> {
+    let policy = policy_of(&row)?;
+    let names = target_names(c, &policy)?;
     Ok(PolicyDetail {
         services: repo::services_following(c, &row.id)?,
         id: row.id,
@@ -589,20 +602,19 @@ pub async fn status(st: &AppState, incident: &Incident) -> Result<Status, AppErr
             let mut next = None;
             let mut steps = Vec::new();
             if let Some(row) = &row {
-                let shown = detail(c, row.clone())?;
-                steps = shown
-                    .policy
+                let policy = policy_of(row)?;
+                let names = target_names(c, &policy)?;
+                steps = policy
                     .steps
                     .iter()
                     .map(|step| {
                         step.targets
                             .iter()
-                            .map(|t| shown.target_name(t))
+                            .map(|t| target_name(&names, t))
                             .collect::<Vec<_>>()
                             .join(", ")
                     })
                     .collect();
-                let policy = policy_of(row)?;
                 next = repo::pending_jobs_of(c, &id)?
                     .into_iter()
                     .filter(|j| j.kind == JobKind::Step.as_str())
@@ -701,6 +713,14 @@ pub async fn snooze(
     Ok(())
 }
 
+/// The policy an incident's service follows; a conflict when it has none (nothing to escalate).
+fn policy_for(c: &mut DbConn, incident: &Incident) -> Result<Policy, AppError> {
+    let row = repo::policy_of_service(c, &incident.service_id)?.ok_or_else(|| {
+        AppError::Conflict("this incident's service has no escalation policy".into())
+    })?;
+    policy_of(&row)
+}
+
 /// "Escalate now": the waiting step is due at once instead of after its delay.
 pub async fn escalate_now(
     st: &AppState,
@@ -723,10 +743,7 @@ pub async fn escalate_now(
                         .into(),
                 ));
             }
-            let row = repo::policy_of_service(c, &incident.service_id)?.ok_or_else(|| {
-                AppError::Conflict("this incident's service has no escalation policy".into())
-            })?;
-            let policy = policy_of(&row)?;
+            let policy = policy_for(c, &incident)?;
             let waiting = repo::pending_jobs_of(c, &id)?.into_iter().find(|j| {
                 j.kind == JobKind::Step.as_str()
                     && usize::try_from(j.step).is_ok_and(|n| n < policy.total_steps())
@@ -779,10 +796,7 @@ pub async fn reassign_to_step(
                     "a resolved incident is not reassigned".into(),
                 ));
             }
-            let row = repo::policy_of_service(c, &incident.service_id)?.ok_or_else(|| {
-                AppError::Conflict("this incident's service has no escalation policy".into())
-            })?;
-            let policy = policy_of(&row)?;
+            let policy = policy_for(c, &incident)?;
             if !(1..=policy.steps.len()).contains(&number) {
                 return Err(AppError::invalid(
                     "step",

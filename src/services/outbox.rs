@@ -24,6 +24,7 @@ use crate::error::AppError;
 use crate::metrics::NotificationLabels;
 use crate::notify::mail::{MailError, OutgoingMail};
 use crate::notify::page_mail::PageMail;
+use crate::notify::webhook::signed_post;
 use crate::state::AppState;
 
 /// How long a delivery may take before another instance may try it.
@@ -232,6 +233,11 @@ async fn send_mail(
     })
 }
 
+/// A service webhook's event (opened, escalated, ...), or `page` for a person's.
+fn event_of(n: &NotificationRow) -> &str {
+    if n.event.is_empty() { "page" } else { &n.event }
+}
+
 /// The JSON both kinds of webhook carry: what happened and the incident as it is now.
 fn incident_json(
     st: &AppState,
@@ -241,7 +247,7 @@ fn incident_json(
 ) -> serde_json::Value {
     let url = st.base_url.join(&format!("/incidents/{}", incident.number));
     serde_json::json!({
-        "event": if n.event.is_empty() { "page" } else { n.event.as_str() },
+        "event": event_of(n),
         "message": n.reason,
         "delivery": n.idempotency_key,
         "incident": {
@@ -310,24 +316,9 @@ async fn post_webhook(
         }
     };
     let body = serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))?;
-    let event = if n.event.is_empty() {
-        "page"
-    } else {
-        n.event.as_str()
-    };
-    let mut request = st
-        .http
-        .post(&n.address)
-        .header("Content-Type", "application/json")
-        .header("X-Lookout-Event", event)
+    let request = signed_post(&st.http, &n.address, event_of(n), secret.as_deref(), body)
         .header("X-Lookout-Delivery", &n.idempotency_key);
-    if let Some(secret) = &secret {
-        request = request.header(
-            "X-Lookout-Signature",
-            format!("sha256={}", crate::crypto::hmac_sha256_hex(secret, &body)),
-        );
-    }
-    Ok(match request.body(body).send().await {
+    Ok(match request.send().await {
         Ok(r) if r.status().is_success() => Attempt::Sent,
         // The receiver is busy or down: try again. Anything else it refused for good.
         Ok(r) if r.status().is_server_error() || matches!(r.status().as_u16(), 408 | 429) => {

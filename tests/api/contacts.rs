@@ -9,17 +9,22 @@ use crate::escalation::{
 };
 use crate::helpers::{Backend, TestApp};
 
+/// The API as someone the scenario's setup created.
+async fn api_as(app: &TestApp, email: &str) -> crate::helpers::Api {
+    let user = lookout::services::users::find_by_email(&app.state, email)
+        .await
+        .expect("lookup")
+        .unwrap_or_else(|| panic!("{email} exists"));
+    app.api(Some(&app.token_of(&user).await))
+}
+
 /// Ana is paged at her account e-mail at once, on her webhook after 2 minutes and at a second
 /// address after 4, the later two only while nobody has acknowledged.
 async fn reminders_follow_the_rules_until_someone_acknowledges(backend: Backend) {
     let (app, sink) = with_mail(backend).await;
     let s = setup(&app, 0).await;
     let (receiver, hook_url) = Receiver::start().await;
-    let ana = lookout::services::users::find_by_email(&app.state, "ana@example.com")
-        .await
-        .expect("lookup")
-        .expect("ana");
-    let ana_api = app.api(Some(&app.token_of(&ana).await));
+    let ana_api = api_as(&app, "ana@example.com").await;
 
     let hook = ana_api
         .post(
@@ -140,11 +145,7 @@ async fn a_person_without_rules_is_mailed_at_once_and_owner_notices_skip_reminde
 ) {
     let (app, sink) = with_mail(backend).await;
     let s = setup(&app, 0).await;
-    let boss = lookout::services::users::find_by_email(&app.state, "boss@example.com")
-        .await
-        .expect("lookup")
-        .expect("boss");
-    let boss_api = app.api(Some(&app.token_of(&boss).await));
+    let boss_api = api_as(&app, "boss@example.com").await;
     let extra = boss_api
         .post(
             "/api/v1/me/contact-methods",
@@ -208,11 +209,7 @@ async fn a_slow_receiver_does_not_make_a_batch_outlive_its_lease(backend: Backen
     let (app, sink) = with_mail(backend).await;
     let s = setup(&app, 0).await;
     let (receiver, hook_url) = Receiver::start().await;
-    let ana = lookout::services::users::find_by_email(&app.state, "ana@example.com")
-        .await
-        .expect("lookup")
-        .expect("ana");
-    let ana_api = app.api(Some(&app.token_of(&ana).await));
+    let ana_api = api_as(&app, "ana@example.com").await;
     for n in 1..=3 {
         let method = ana_api
             .post(

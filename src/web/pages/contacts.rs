@@ -31,16 +31,15 @@ pub struct RuleForm {
 
 /// Field errors re-render the profile with the form as typed; a conflict (a duplicate, the
 /// last rule) comes back as a message on the page.
-async fn answer<T>(
+async fn answer(
     st: &AppState,
     ctx: super::PageCtx,
     who: &RequireRole<role::Viewer>,
-    result: Result<T, AppError>,
-    done: &str,
+    done: Result<String, AppError>,
     forms: impl FnOnce(&mut super::profile::ProfilePage, FieldErrors),
 ) -> Result<HttpResponse, AppError> {
-    match result.map_err(form_errors) {
-        Ok(_) => Ok(redirect_with(BACK, Flash::success(done))),
+    match done.map_err(form_errors) {
+        Ok(message) => Ok(redirect_with(BACK, Flash::success(message))),
         Err(Ok(errors)) => {
             super::profile::render_with(st, ctx, who, |page| forms(page, errors)).await
         }
@@ -62,15 +61,15 @@ pub async fn add_method(
         address: form.address.clone(),
         label: form.label.clone(),
     };
-    let result = contacts::add_method(&st, &who.user, &who.actor(Some(ip.0)), &input).await;
-    let done = match &result {
-        Ok(m) => format!(
-            "Added {}. Add a rule below to use it when you are paged.",
-            m.describe()
-        ),
-        Err(_) => String::new(),
-    };
-    answer(&st, ctx, &who, result, &done, |page, errors| {
+    let done = contacts::add_method(&st, &who.user, &who.actor(Some(ip.0)), &input)
+        .await
+        .map(|m| {
+            format!(
+                "Added {}. Add a rule below to use it when you are paged.",
+                m.describe()
+            )
+        });
+    answer(&st, ctx, &who, done, |page, errors| {
         page.method_form = form;
         page.method_errors = errors;
     })
@@ -84,16 +83,10 @@ pub async fn remove_method(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let result = contacts::remove_method(&st, &who.user, &who.actor(Some(ip.0)), &path).await;
-    answer(
-        &st,
-        ctx,
-        &who,
-        result,
-        "Contact method removed, with the rules that used it.",
-        |_, _| {},
-    )
-    .await
+    let done = contacts::remove_method(&st, &who.user, &who.actor(Some(ip.0)), &path)
+        .await
+        .map(|()| "Contact method removed, with the rules that used it.".to_owned());
+    answer(&st, ctx, &who, done, |_, _| {}).await
 }
 
 pub async fn add_rule(
@@ -118,15 +111,14 @@ pub async fn add_rule(
             format!("'{raw}' is not a number of minutes"),
         )),
     };
-    let done = match &result {
-        Ok(rule) => format!(
+    let done = result.map(|rule| {
+        format!(
             "You will be paged by {} {}.",
             rule.method.describe(),
             rule.when()
-        ),
-        Err(_) => String::new(),
-    };
-    answer(&st, ctx, &who, result, &done, |page, errors| {
+        )
+    });
+    answer(&st, ctx, &who, done, |page, errors| {
         page.rule_form = form;
         page.rule_errors = errors;
     })
@@ -140,8 +132,10 @@ pub async fn remove_rule(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let result = contacts::remove_rule(&st, &who.user, &who.actor(Some(ip.0)), &path).await;
-    answer(&st, ctx, &who, result, "Rule removed.", |_, _| {}).await
+    let done = contacts::remove_rule(&st, &who.user, &who.actor(Some(ip.0)), &path)
+        .await
+        .map(|()| "Rule removed.".to_owned());
+    answer(&st, ctx, &who, done, |_, _| {}).await
 }
 
 /// "Send a test" next to a method: the answer comes back as the page's message.

@@ -62,13 +62,9 @@ impl PageCtx {
         };
         let st = req.app_data::<web::Data<AppState>>();
         let now = st.map_or_else(Utc::now, |st| st.clock.now());
-        let admin = user
-            .as_ref()
-            .is_some_and(|u| u.role.allows(Role::Admin) && !u.must_change_password);
-        let mail_problem = st.filter(|_| admin).and_then(|st| st.mail_health.current());
-        PageCtx {
+        let mut ctx = PageCtx {
             now,
-            mail_problem,
+            mail_problem: None,
             tz: user.as_ref().map_or(chrono_tz::UTC, User::tz),
             user,
             csrf_token,
@@ -78,7 +74,11 @@ impl PageCtx {
                 .get::<RequestId>()
                 .map(|r| r.0.clone())
                 .unwrap_or_default(),
+        };
+        if ctx.is_admin() {
+            ctx.mail_problem = st.and_then(|st| st.mail_health.current());
         }
+        ctx
     }
 
     pub fn css_url(&self) -> &'static str {
