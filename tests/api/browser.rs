@@ -197,6 +197,8 @@ async fn first_run_setup_sign_in_dashboard_sign_out() {
     .await
     .expect("choose role");
     click(c, "#new button[type=submit]").await;
+    // The users page's own h1 is there until the answer has loaded: wait for the answer's.
+    wait_for_text(c, "h1", "Dan Duty can now sign in").await;
     assert_eq!(text(c, "h1").await, "Dan Duty can now sign in");
     assert_eq!(text(c, "#temp-password").await.len(), 19);
     screenshot(c, "person-added").await;
